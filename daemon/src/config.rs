@@ -1,0 +1,100 @@
+//! Daemon configuration: embedded defaults, overridden by a TOML file,
+//! overridden by command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Default gRPC address: loopback only, until TLS arrives.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7370";
+
+/// Everything the daemon needs to run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the index, the blobs and the keys live.
+    pub data_dir: PathBuf,
+    /// gRPC listen address.
+    pub listen: SocketAddr,
+    /// The log's origin: names the log in checkpoints and the verifier key.
+    /// Fixed at first start; it cannot change afterwards.
+    pub origin: Option<String>,
+    /// Largest document accepted, in bytes.
+    pub max_document_size: u64,
+    /// Documents up to this size are kept inside the index, durable with
+    /// their record (no file, no extra fsync).
+    pub inline_threshold: usize,
+    /// zstd level for stored blobs.
+    pub compression_level: i32,
+    /// Most documents sealed under one checkpoint.
+    pub max_batch: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: default_data_dir(),
+            listen: DEFAULT_LISTEN.parse().expect("valid default address"),
+            origin: None,
+            max_document_size: 64 << 30,
+            inline_threshold: 64 << 10,
+            compression_level: 3,
+            max_batch: 1024,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a TOML configuration file; absent keys keep their defaults.
+    pub fn from_file(path: &Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read configuration {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("invalid configuration {}: {e}", path.display()))
+    }
+
+    /// Rejects settings the daemon cannot run with.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_batch == 0 {
+            return Err("max_batch must be at least 1".into());
+        }
+        if self.inline_threshold > 1 << 20 {
+            return Err("inline_threshold must be at most 1 MiB".into());
+        }
+        if !(1..=19).contains(&self.compression_level) {
+            return Err("compression_level must be between 1 and 19".into());
+        }
+        Ok(())
+    }
+}
+
+/// `/var/lib/minutier` for the appliance's service user (root or a system
+/// account with that directory), else under the user's home.
+pub fn default_data_dir() -> PathBuf {
+    let system = PathBuf::from("/var/lib/minutier");
+    let is_root = std::env::var_os("USER").is_some_and(|u| u == "root")
+        || std::env::var_os("HOME").is_some_and(|h| h == "/root");
+    if is_root || system.is_dir() {
+        return system;
+    }
+    match std::env::var_os("XDG_DATA_HOME") {
+        Some(d) => PathBuf::from(d).join("minutier"),
+        None => std::env::var_os("HOME")
+            .map(|h| PathBuf::from(h).join(".local/share/minutier"))
+            .unwrap_or_else(|| PathBuf::from("minutier-data")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_overrides_defaults_and_rejects_unknown_keys() {
+        let c: Config = toml::from_str("listen = \"127.0.0.1:9000\"\nmax_batch = 8").unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.max_batch, 8);
+        assert_eq!(c.inline_threshold, 64 << 10);
+        assert!(toml::from_str::<Config>("lisen = \"x\"").is_err());
+    }
+}

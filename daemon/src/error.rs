@@ -1,0 +1,46 @@
+//! The daemon's one error type. Each variant maps to one gRPC status code,
+//! in `grpc.rs`; messages say what was wrong and what to do.
+
+use std::io;
+
+/// Errors of the archive service.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request was malformed: fix the request.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// No such archive, record or checkpoint.
+    #[error("{0}")]
+    NotFound(String),
+    /// Content does not match its digest: either the sender's declared
+    /// digest, or (on read) the record it was sealed under.
+    #[error("{0}")]
+    DataLoss(String),
+    /// Over a configured limit.
+    #[error("{0}")]
+    ResourceExhausted(String),
+    /// The daemon is shutting down or its sequencer stopped.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Local storage failed; nothing was acknowledged.
+    #[error("storage error: {0}")]
+    Storage(String),
+    /// A sealing operation failed (signing, proof generation).
+    #[error("sealing error: {0}")]
+    Seal(#[from] minutier_seal::Error),
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Storage(e.to_string())
+    }
+}
+
+impl From<rocksdb::Error> for Error {
+    fn from(e: rocksdb::Error) -> Self {
+        Error::Storage(format!("RocksDB: {e}"))
+    }
+}
+
+/// Result of the archive service.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

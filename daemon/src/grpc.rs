@@ -1,0 +1,280 @@
+//! The gRPC edge: the one place where wire types (prost) meet the domain.
+//! Requests are converted in, domain errors are mapped to status codes out.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::{Stream, StreamExt};
+use minutier_proto::v1 as pb;
+use minutier_proto::v1::archive_server::Archive;
+use minutier_proto::v1::ingest_request::Part;
+use minutier_seal::{hash, Hash};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::archive::{ArchiveService, NewDocument};
+use crate::error::Error;
+use crate::model::{parse_declared_sha256, ArchiveEntry, Metadata};
+use crate::store::ListFilter;
+
+/// Largest gRPC message accepted (an ingest chunk is typically 256 KiB).
+pub const MAX_MESSAGE: usize = 8 << 20;
+
+impl From<Error> for Status {
+    fn from(e: Error) -> Status {
+        let message = e.to_string();
+        match e {
+            Error::InvalidArgument(_) => Status::invalid_argument(message),
+            Error::NotFound(_) => Status::not_found(message),
+            Error::DataLoss(_) => Status::data_loss(message),
+            Error::ResourceExhausted(_) => Status::resource_exhausted(message),
+            Error::Unavailable(_) => Status::unavailable(message),
+            Error::Storage(_) | Error::Seal(_) => {
+                tracing::error!(error = %message, "internal error");
+                Status::internal(message)
+            }
+        }
+    }
+}
+
+/// The `minutier.v1.Archive` service.
+pub struct ArchiveGrpc {
+    service: Arc<ArchiveService>,
+}
+
+impl ArchiveGrpc {
+    pub fn new(service: Arc<ArchiveService>) -> Self {
+        ArchiveGrpc { service }
+    }
+}
+
+/// Who is calling. Until client certificates exist, the peer address is all
+/// the daemon knows, and the record says so.
+fn actor<T>(request: &Request<T>) -> String {
+    match request.remote_addr() {
+        Some(addr) => format!("unauthenticated@{}", addr.ip()),
+        None => "unauthenticated@local".to_owned(),
+    }
+}
+
+fn metadata_from_wire(m: Option<pb::DocumentMetadata>) -> Result<Metadata, Error> {
+    let m = m.ok_or_else(|| Error::InvalidArgument("the ingest header has no metadata; give at least a title".into()))?;
+    let optional = |s: String| (!s.trim().is_empty()).then_some(s);
+    Ok(Metadata {
+        title: m.title,
+        originating_agency: m.originating_agency,
+        description: m.description,
+        start_date: optional(m.start_date),
+        end_date: optional(m.end_date),
+        keywords: m.keywords,
+        file_name: m.file_name,
+        media_type: m.media_type,
+    })
+}
+
+fn metadata_to_wire(m: &Metadata) -> pb::DocumentMetadata {
+    pb::DocumentMetadata {
+        title: m.title.clone(),
+        originating_agency: m.originating_agency.clone(),
+        description: m.description.clone(),
+        start_date: m.start_date.clone().unwrap_or_default(),
+        end_date: m.end_date.clone().unwrap_or_default(),
+        keywords: m.keywords.clone(),
+        file_name: m.file_name.clone(),
+        media_type: m.media_type.clone(),
+    }
+}
+
+fn archive_to_wire(e: &ArchiveEntry) -> pb::ArchiveInfo {
+    pb::ArchiveInfo {
+        archive_id: e.archive_id.clone(),
+        metadata: Some(metadata_to_wire(&e.metadata)),
+        content_sha256: hash::to_hex(&e.content_sha256),
+        size: e.size,
+        stored_size: e.stored_size,
+        log_index: e.log_index,
+        ingested_at: e.ingested_at().to_string(),
+        actor: e.actor.clone(),
+        record_hash: hash::to_hex(&e.record_hash),
+        metadata_sha256: hash::to_hex(&e.metadata_sha256),
+    }
+}
+
+fn archive_id(id: &str) -> Result<&str, Status> {
+    if id.is_empty() {
+        return Err(Status::invalid_argument("archive_id is required"));
+    }
+    if id.len() > 128 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
+        return Err(Status::invalid_argument(format!("{id:?} is not an archive id")));
+    }
+    Ok(id)
+}
+
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Archive for ArchiveGrpc {
+    async fn ingest(
+        &self,
+        request: Request<Streaming<pb::IngestRequest>>,
+    ) -> Result<Response<pb::IngestResponse>, Status> {
+        let actor = actor(&request);
+        let mut stream = request.into_inner();
+        let header = match stream.message().await? {
+            None => {
+                return Err(Status::invalid_argument(
+                    "empty ingest: send a header (metadata) first, then the content chunks",
+                ))
+            }
+            Some(pb::IngestRequest { part: Some(Part::Header(h)) }) => h,
+            Some(pb::IngestRequest { part: Some(Part::Chunk(_)) }) => {
+                return Err(Status::invalid_argument(
+                    "a content chunk came before the header: send the header (metadata) first",
+                ))
+            }
+            Some(pb::IngestRequest { part: None }) => {
+                return Err(Status::invalid_argument("the first ingest message is empty: send the header"))
+            }
+        };
+        let declared_sha256: Option<Hash> = match header.declared_sha256.trim() {
+            "" => None,
+            s => Some(parse_declared_sha256(s)?),
+        };
+        let doc = NewDocument {
+            metadata: metadata_from_wire(header.metadata)?,
+            declared_sha256,
+        };
+        let chunks = stream.map(|message| match message {
+            Ok(pb::IngestRequest { part: Some(Part::Chunk(c)) }) => Ok(c),
+            Ok(pb::IngestRequest { part: Some(Part::Header(_)) }) => Err(Error::InvalidArgument(
+                "a second header arrived in the same ingest: send one document per call".into(),
+            )),
+            Ok(pb::IngestRequest { part: None }) => {
+                Err(Error::InvalidArgument("an empty ingest message arrived; send chunks".into()))
+            }
+            Err(status) => Err(Error::InvalidArgument(format!(
+                "the upload was interrupted: {}",
+                status.message()
+            ))),
+        });
+        let receipt = self.service.ingest(&actor, doc, chunks).await?;
+        tracing::info!(
+            archive = %receipt.archive_id,
+            size = receipt.size,
+            index = receipt.log_index,
+            %actor,
+            "sealed"
+        );
+        Ok(Response::new(pb::IngestResponse {
+            archive_id: receipt.archive_id,
+            content_sha256: hash::to_hex(&receipt.content_sha256),
+            size: receipt.size,
+            log_index: receipt.log_index,
+            seal: receipt.seal,
+            deduplicated: receipt.deduplicated,
+        }))
+    }
+
+    type GetStream = BoxStream<pb::GetResponse>;
+
+    async fn get(&self, request: Request<pb::GetRequest>) -> Result<Response<Self::GetStream>, Status> {
+        let id = archive_id(&request.get_ref().archive_id)?.to_owned();
+        let mut reader = self.service.open_content(&id)?;
+        let (tx, rx) = mpsc::channel(4);
+        tokio::task::spawn_blocking(move || loop {
+            let item = match reader.next_chunk() {
+                Ok(Some(chunk)) => Ok(pb::GetResponse { chunk }),
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!(archive = %id, error = %e, "refusing to serve content that does not match its seal");
+                    Err(Status::from(e))
+                }
+            };
+            let failed = item.is_err();
+            if tx.blocking_send(item).is_err() || failed {
+                return;
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn get_metadata(
+        &self,
+        request: Request<pb::GetMetadataRequest>,
+    ) -> Result<Response<pb::ArchiveInfo>, Status> {
+        let id = archive_id(&request.get_ref().archive_id)?;
+        Ok(Response::new(archive_to_wire(&self.service.archive(id)?)))
+    }
+
+    async fn list(&self, request: Request<pb::ListRequest>) -> Result<Response<pb::ListResponse>, Status> {
+        let r = request.into_inner();
+        if r.page_size > 1000 {
+            return Err(Status::invalid_argument(format!(
+                "page_size {} is over the maximum of 1000",
+                r.page_size
+            )));
+        }
+        let token = match r.page_token.as_str() {
+            "" => None,
+            t => Some(archive_id(t).map_err(|_| Status::invalid_argument("page_token is not one this server gave"))?),
+        };
+        let filter = ListFilter {
+            originating_agency: (!r.originating_agency.is_empty()).then_some(r.originating_agency.clone()),
+            title_contains: (!r.title_contains.is_empty()).then(|| r.title_contains.to_lowercase()),
+        };
+        let page_size = if r.page_size == 0 { 100 } else { r.page_size as usize };
+        let (entries, next) = self.service.list(token, page_size, &filter)?;
+        Ok(Response::new(pb::ListResponse {
+            archives: entries.iter().map(archive_to_wire).collect(),
+            next_page_token: next.unwrap_or_default(),
+        }))
+    }
+
+    async fn get_seal(&self, request: Request<pb::GetSealRequest>) -> Result<Response<pb::GetSealResponse>, Status> {
+        let id = archive_id(&request.get_ref().archive_id)?;
+        let (seal, log_index) = self.service.seal(id)?;
+        Ok(Response::new(pb::GetSealResponse { seal, log_index }))
+    }
+
+    async fn get_checkpoint(
+        &self,
+        request: Request<pb::GetCheckpointRequest>,
+    ) -> Result<Response<pb::GetCheckpointResponse>, Status> {
+        let size = request.get_ref().size;
+        let checkpoint = self.service.checkpoint((size != 0).then_some(size))?;
+        Ok(Response::new(pb::GetCheckpointResponse {
+            checkpoint: checkpoint.text.to_string(),
+            size: checkpoint.size,
+            verifier_key: self.service.verifier_key().to_string(),
+        }))
+    }
+
+    async fn get_consistency_proof(
+        &self,
+        request: Request<pb::GetConsistencyProofRequest>,
+    ) -> Result<Response<pb::GetConsistencyProofResponse>, Status> {
+        let r = request.get_ref();
+        let (proof, checkpoint) = self
+            .service
+            .consistency(r.old_size, (r.new_size != 0).then_some(r.new_size))?;
+        Ok(Response::new(pb::GetConsistencyProofResponse {
+            proof: proof.iter().map(|h| h.to_vec()).collect(),
+            new_checkpoint: checkpoint.text.to_string(),
+        }))
+    }
+
+    async fn get_records(
+        &self,
+        request: Request<pb::GetRecordsRequest>,
+    ) -> Result<Response<pb::GetRecordsResponse>, Status> {
+        let r = request.get_ref();
+        let records = self.service.records(r.start, r.end)?;
+        Ok(Response::new(pb::GetRecordsResponse {
+            records: records
+                .into_iter()
+                .map(|(index, record)| pb::LogRecord { index, record })
+                .collect(),
+        }))
+    }
+}

@@ -1,0 +1,87 @@
+//! `minutierd`: runs the archive daemon.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use minutier_daemon::config::{Config, DEFAULT_LISTEN};
+use minutier_daemon::server;
+
+/// Minutier's archive daemon: ingests documents over gRPC, stores them and
+/// seals each one into a signed, append-only Merkle log.
+#[derive(Parser)]
+#[command(name = "minutierd", version)]
+struct Args {
+    /// TOML configuration file (every key optional).
+    #[arg(long, short, env = "MINUTIERD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory [default: /var/lib/minutier as root, else ~/.local/share/minutier].
+    #[arg(long, env = "MINUTIER_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// gRPC listen address [default: 127.0.0.1:7370].
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("minutierd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    let mut config = match &args.config {
+        Some(path) => Config::from_file(path).map_err(anyhow::Error::msg)?,
+        None => Config::default(),
+    };
+    if let Some(dir) = args.data_dir {
+        config.data_dir = dir;
+    }
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    config.validate().map_err(anyhow::Error::msg)?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let opened = server::open(&config)?;
+        let key = opened.service.verifier_key().to_string();
+        if opened.key_created {
+            println!("Created a new signing key ({}).", opened.key_location);
+            println!("Publish this verifier key; auditors need it to check seals:");
+        }
+        println!("verifier key: {key}");
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        let addr = listener.local_addr()?;
+        println!("minutierd listening on {addr} (data in {})", config.data_dir.display());
+        if config.listen.to_string() != DEFAULT_LISTEN {
+            println!("clients: export MINUTIER_SERVER=http://{addr}");
+        }
+        server::serve(opened.service, listener, shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+    tracing::info!("shutting down: finishing the documents in flight");
+}

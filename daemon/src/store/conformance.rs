@@ -1,0 +1,102 @@
+//! One suite, run on every [`Store`] implementation.
+
+use minutier_seal::hash;
+
+use super::*;
+use crate::model::{BlobLocation, Metadata};
+
+fn entry(id: &str, agency: &str, title: &str, index: u64) -> ArchiveEntry {
+    ArchiveEntry {
+        archive_id: id.into(),
+        metadata: Metadata {
+            title: title.into(),
+            originating_agency: agency.into(),
+            ..Default::default()
+        },
+        metadata_sha256: hash::sha256(title.as_bytes()),
+        content_sha256: hash::sha256(id.as_bytes()),
+        size: 3,
+        stored_size: 3,
+        blob: BlobLocation::Inline,
+        log_index: index,
+        ingested_at: 1_700_000_000_000 + index,
+        actor: "tester".into(),
+        record_hash: hash::leaf_hash(id.as_bytes()),
+    }
+}
+
+fn conformance(store: &dyn Store) {
+    assert_eq!(store.log_state().unwrap(), LogState::default());
+    store.set_origin("example.org/log").unwrap();
+
+    let batch = CommitBatch {
+        records: vec![(0, b"r0".to_vec()), (1, b"r1".to_vec())],
+        nodes: vec![(0, 0, [1; 32]), (0, 1, [2; 32]), (1, 0, [3; 32])],
+        archives: vec![
+            entry("a", "MAIRIE", "Budget 2024", 0),
+            entry("b", "CCAS", "Procès-verbal", 1),
+        ],
+        inline_blobs: vec![([9; 32], b"abc".to_vec())],
+        tree_size: 2,
+    };
+    store.commit(batch).unwrap();
+    store.put_checkpoint(2, "checkpoint two\n").unwrap();
+
+    let state = store.log_state().unwrap();
+    assert_eq!(state.origin.as_deref(), Some("example.org/log"));
+    assert_eq!(state.tree_size, 2);
+    assert_eq!(state.checkpoint, Some((2, "checkpoint two\n".into())));
+    assert_eq!(store.checkpoint(2).unwrap().as_deref(), Some("checkpoint two\n"));
+    assert_eq!(store.checkpoint(1).unwrap(), None);
+
+    assert_eq!(store.node(1, 0).unwrap(), Some([3; 32]));
+    assert_eq!(store.node(1, 1).unwrap(), None);
+    assert_eq!(
+        store.records(0, 10).unwrap(),
+        vec![(0, b"r0".to_vec()), (1, b"r1".to_vec())]
+    );
+    assert_eq!(store.records(1, 2).unwrap(), vec![(1, b"r1".to_vec())]);
+    assert!(store.records(2, 5).unwrap().is_empty());
+    assert_eq!(record(store, 1).unwrap(), b"r1");
+    assert!(matches!(record(store, 7), Err(Error::NotFound(_))));
+
+    assert_eq!(store.archive("b").unwrap().unwrap().log_index, 1);
+    assert!(store.archive("zz").unwrap().is_none());
+    let all = store.list_archives(None, 10, &ListFilter::default()).unwrap();
+    assert_eq!(all.iter().map(|e| e.archive_id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    let after_a = store.list_archives(Some("a"), 10, &ListFilter::default()).unwrap();
+    assert_eq!(after_a.len(), 1);
+    assert_eq!(after_a[0].archive_id, "b");
+    let filter = ListFilter {
+        originating_agency: Some("MAIRIE".into()),
+        title_contains: Some("budget".into()),
+    };
+    assert_eq!(store.list_archives(None, 10, &filter).unwrap().len(), 1);
+    assert_eq!(store.list_archives(None, 1, &ListFilter::default()).unwrap().len(), 1);
+
+    assert_eq!(store.inline_blob(&[9; 32]).unwrap().as_deref(), Some(&b"abc"[..]));
+    assert!(store.has_inline_blob(&[9; 32]).unwrap());
+    assert!(!store.has_inline_blob(&[8; 32]).unwrap());
+
+    store.put_checkpoint(3, "checkpoint three\n").unwrap();
+    assert_eq!(store.log_state().unwrap().checkpoint.unwrap().0, 3);
+}
+
+#[test]
+fn memory_store_conforms() {
+    conformance(&MemoryStore::new());
+}
+
+#[test]
+fn rocks_store_conforms_and_persists() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = RocksStore::open(dir.path()).unwrap();
+        conformance(&store);
+    }
+    let reopened = RocksStore::open(dir.path()).unwrap();
+    let state = reopened.log_state().unwrap();
+    assert_eq!(state.tree_size, 2);
+    assert_eq!(state.checkpoint.unwrap().0, 3);
+    assert_eq!(reopened.archive("a").unwrap().unwrap().metadata.title, "Budget 2024");
+}

@@ -1,0 +1,110 @@
+//! In-memory [`Store`] for tests of the daemon's own logic.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::RwLock;
+
+use minutier_seal::Hash;
+
+use super::{CommitBatch, ListFilter, LogState, Store};
+use crate::error::Result;
+use crate::model::ArchiveEntry;
+
+#[derive(Default)]
+struct Inner {
+    state: LogState,
+    records: BTreeMap<u64, Vec<u8>>,
+    nodes: BTreeMap<(u8, u64), Hash>,
+    archives: BTreeMap<String, ArchiveEntry>,
+    checkpoints: BTreeMap<u64, String>,
+    blobs: BTreeMap<Hash, Vec<u8>>,
+}
+
+/// A store that forgets everything when dropped.
+#[derive(Default)]
+pub struct MemoryStore(RwLock<Inner>);
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Store for MemoryStore {
+    fn log_state(&self) -> Result<LogState> {
+        Ok(self.0.read().unwrap().state.clone())
+    }
+
+    fn set_origin(&self, origin: &str) -> Result<()> {
+        self.0.write().unwrap().state.origin = Some(origin.to_owned());
+        Ok(())
+    }
+
+    fn commit(&self, batch: CommitBatch) -> Result<()> {
+        let mut inner = self.0.write().unwrap();
+        inner.records.extend(batch.records);
+        inner
+            .nodes
+            .extend(batch.nodes.into_iter().map(|(l, i, h)| ((l, i), h)));
+        for a in batch.archives {
+            inner.archives.insert(a.archive_id.clone(), a);
+        }
+        inner.blobs.extend(batch.inline_blobs);
+        inner.state.tree_size = batch.tree_size;
+        Ok(())
+    }
+
+    fn put_checkpoint(&self, size: u64, text: &str) -> Result<()> {
+        let mut inner = self.0.write().unwrap();
+        inner.checkpoints.insert(size, text.to_owned());
+        inner.state.checkpoint = Some((size, text.to_owned()));
+        Ok(())
+    }
+
+    fn checkpoint(&self, size: u64) -> Result<Option<String>> {
+        Ok(self.0.read().unwrap().checkpoints.get(&size).cloned())
+    }
+
+    fn node(&self, level: u8, index: u64) -> Result<Option<Hash>> {
+        Ok(self.0.read().unwrap().nodes.get(&(level, index)).copied())
+    }
+
+    fn records(&self, start: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>> {
+        let inner = self.0.read().unwrap();
+        Ok(inner
+            .records
+            .range(start..end.max(start))
+            .map(|(i, r)| (*i, r.clone()))
+            .collect())
+    }
+
+    fn archive(&self, archive_id: &str) -> Result<Option<ArchiveEntry>> {
+        Ok(self.0.read().unwrap().archives.get(archive_id).cloned())
+    }
+
+    fn list_archives(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+        filter: &ListFilter,
+    ) -> Result<Vec<ArchiveEntry>> {
+        let inner = self.0.read().unwrap();
+        let lower = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.to_owned()));
+        Ok(inner
+            .archives
+            .range((lower, Bound::Unbounded))
+            .map(|(_, e)| e)
+            .filter(|e| filter.matches(e))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    fn inline_blob(&self, sha256: &Hash) -> Result<Option<Vec<u8>>> {
+        Ok(self.0.read().unwrap().blobs.get(sha256).cloned())
+    }
+
+    fn has_inline_blob(&self, sha256: &Hash) -> Result<bool> {
+        Ok(self.0.read().unwrap().blobs.contains_key(sha256))
+    }
+}

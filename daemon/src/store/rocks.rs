@@ -1,0 +1,243 @@
+//! [`Store`] on RocksDB: one column family per kind of data, every write a
+//! single synced `WriteBatch`.
+
+use std::path::Path;
+
+use minutier_seal::Hash;
+use rocksdb::{
+    BlockBasedOptions, ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode,
+    Options, WriteBatch, WriteOptions, DB,
+};
+
+use super::{CommitBatch, ListFilter, LogState, Store};
+use crate::error::{Error, Result};
+use crate::model::ArchiveEntry;
+
+const CF_RECORDS: &str = "records";
+const CF_NODES: &str = "nodes";
+const CF_ARCHIVES: &str = "archives";
+const CF_CHECKPOINTS: &str = "checkpoints";
+const CF_BLOBS: &str = "blobs";
+
+const META_ORIGIN: &[u8] = b"origin";
+const META_TREE_SIZE: &[u8] = b"tree-size";
+const META_CHECKPOINT: &[u8] = b"checkpoint-size";
+
+/// The RocksDB-backed index.
+pub struct RocksStore {
+    db: DB,
+}
+
+fn node_key(level: u8, index: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = level;
+    k[1..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+fn be_u64(bytes: &[u8], what: &str) -> Result<u64> {
+    let arr: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| Error::Storage(format!("corrupt {what}: {} bytes", bytes.len())))?;
+    Ok(u64::from_be_bytes(arr))
+}
+
+impl RocksStore {
+    /// Opens (or creates) the index under `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        let mut db_opts = Options::default();
+        db_opts.create_if_missing(true);
+        db_opts.create_missing_column_families(true);
+        db_opts.set_max_background_jobs(2);
+        db_opts.set_keep_log_file_num(4);
+
+        let cf = |name: &str, compressed: bool, point_lookups: bool| {
+            let mut o = Options::default();
+            o.set_compression_type(if compressed {
+                DBCompressionType::Zstd
+            } else {
+                DBCompressionType::None
+            });
+            if point_lookups {
+                let mut table = BlockBasedOptions::default();
+                table.set_bloom_filter(10.0, false);
+                o.set_block_based_table_factory(&table);
+            }
+            ColumnFamilyDescriptor::new(name, o)
+        };
+        let cfs = vec![
+            cf(CF_RECORDS, true, false),
+            // Hashes do not compress; they are read by point lookups.
+            cf(CF_NODES, false, true),
+            cf(CF_ARCHIVES, true, true),
+            cf(CF_CHECKPOINTS, true, false),
+            cf(CF_BLOBS, true, true),
+        ];
+        let db = DB::open_cf_descriptors(&db_opts, path, cfs)?;
+        Ok(RocksStore { db })
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.db
+            .cf_handle(name)
+            .expect("column family created at open")
+    }
+
+    fn write_synced(&self, batch: WriteBatch) -> Result<()> {
+        let mut opts = WriteOptions::default();
+        opts.set_sync(true);
+        self.db.write_opt(batch, &opts)?;
+        Ok(())
+    }
+}
+
+impl Store for RocksStore {
+    fn log_state(&self) -> Result<LogState> {
+        let origin = self
+            .db
+            .get(META_ORIGIN)?
+            .map(|o| String::from_utf8(o).map_err(|_| Error::Storage("corrupt origin".into())))
+            .transpose()?;
+        let tree_size = match self.db.get(META_TREE_SIZE)? {
+            Some(b) => be_u64(&b, "tree size")?,
+            None => 0,
+        };
+        let checkpoint = match self.db.get(META_CHECKPOINT)? {
+            Some(b) => {
+                let size = be_u64(&b, "checkpoint size")?;
+                let text = self.checkpoint(size)?.ok_or_else(|| {
+                    Error::Storage(format!("latest checkpoint (size {size}) is missing"))
+                })?;
+                Some((size, text))
+            }
+            None => None,
+        };
+        Ok(LogState {
+            origin,
+            tree_size,
+            checkpoint,
+        })
+    }
+
+    fn set_origin(&self, origin: &str) -> Result<()> {
+        let mut b = WriteBatch::default();
+        b.put(META_ORIGIN, origin.as_bytes());
+        self.write_synced(b)
+    }
+
+    fn commit(&self, batch: CommitBatch) -> Result<()> {
+        let mut b = WriteBatch::default();
+        let records = self.cf(CF_RECORDS);
+        for (index, record) in &batch.records {
+            b.put_cf(records, index.to_be_bytes(), record);
+        }
+        let nodes = self.cf(CF_NODES);
+        for (level, index, hash) in &batch.nodes {
+            b.put_cf(nodes, node_key(*level, *index), hash);
+        }
+        let archives = self.cf(CF_ARCHIVES);
+        for entry in &batch.archives {
+            let json = serde_json::to_vec(entry).expect("archive entries always serialise");
+            b.put_cf(archives, entry.archive_id.as_bytes(), json);
+        }
+        let blobs = self.cf(CF_BLOBS);
+        for (sha, content) in &batch.inline_blobs {
+            b.put_cf(blobs, sha, content);
+        }
+        b.put(META_TREE_SIZE, batch.tree_size.to_be_bytes());
+        self.write_synced(b)
+    }
+
+    fn put_checkpoint(&self, size: u64, text: &str) -> Result<()> {
+        let mut b = WriteBatch::default();
+        b.put_cf(self.cf(CF_CHECKPOINTS), size.to_be_bytes(), text.as_bytes());
+        b.put(META_CHECKPOINT, size.to_be_bytes());
+        self.write_synced(b)
+    }
+
+    fn checkpoint(&self, size: u64) -> Result<Option<String>> {
+        self.db
+            .get_cf(self.cf(CF_CHECKPOINTS), size.to_be_bytes())?
+            .map(|t| {
+                String::from_utf8(t)
+                    .map_err(|_| Error::Storage(format!("checkpoint at size {size} is not UTF-8")))
+            })
+            .transpose()
+    }
+
+    fn node(&self, level: u8, index: u64) -> Result<Option<Hash>> {
+        match self.db.get_pinned_cf(self.cf(CF_NODES), node_key(level, index))? {
+            Some(v) => Ok(Some(v.as_ref().try_into().map_err(|_| {
+                Error::Storage(format!("corrupt tree node (level {level}, index {index})"))
+            })?)),
+            None => Ok(None),
+        }
+    }
+
+    fn records(&self, start: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>> {
+        let key = start.to_be_bytes();
+        let iter = self.db.iterator_cf(
+            self.cf(CF_RECORDS),
+            IteratorMode::From(&key, Direction::Forward),
+        );
+        let mut out = Vec::new();
+        for item in iter {
+            let (k, v) = item?;
+            let index = be_u64(&k, "record key")?;
+            if index >= end {
+                break;
+            }
+            out.push((index, v.into_vec()));
+        }
+        Ok(out)
+    }
+
+    fn archive(&self, archive_id: &str) -> Result<Option<ArchiveEntry>> {
+        self.db
+            .get_pinned_cf(self.cf(CF_ARCHIVES), archive_id.as_bytes())?
+            .map(|v| decode_archive(&v))
+            .transpose()
+    }
+
+    fn list_archives(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+        filter: &ListFilter,
+    ) -> Result<Vec<ArchiveEntry>> {
+        let mode = match after {
+            Some(a) => IteratorMode::From(a.as_bytes(), Direction::Forward),
+            None => IteratorMode::Start,
+        };
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(CF_ARCHIVES), mode) {
+            let (k, v) = item?;
+            if after.is_some_and(|a| a.as_bytes() == &*k) {
+                continue;
+            }
+            let entry = decode_archive(&v)?;
+            if filter.matches(&entry) {
+                out.push(entry);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn inline_blob(&self, sha256: &Hash) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(self.cf(CF_BLOBS), sha256)?)
+    }
+
+    fn has_inline_blob(&self, sha256: &Hash) -> Result<bool> {
+        Ok(self
+            .db
+            .get_pinned_cf(self.cf(CF_BLOBS), sha256)?
+            .is_some())
+    }
+}
+
+fn decode_archive(bytes: &[u8]) -> Result<ArchiveEntry> {
+    serde_json::from_slice(bytes).map_err(|e| Error::Storage(format!("corrupt archive entry: {e}")))
+}
