@@ -88,11 +88,19 @@ impl ArchiveService {
 
     /// Receives a document, stores it durably, seals it, and returns its
     /// seal. On any error nothing is recorded and no temporary file remains.
-    pub async fn ingest<S>(&self, actor: &str, doc: NewDocument, mut chunks: S) -> Result<IngestReceipt>
+    pub async fn ingest<S>(
+        &self,
+        actor: &str,
+        doc: NewDocument,
+        mut chunks: S,
+    ) -> Result<IngestReceipt>
     where
         S: Stream<Item = Result<Vec<u8>>> + Unpin,
     {
         doc.metadata.validate()?;
+        minutier_seal::record::validate_actor(actor).map_err(|e| {
+            Error::InvalidArgument(format!("the caller's identity cannot be recorded: {e}"))
+        })?;
         let too_big = |size: u64| {
             Error::ResourceExhausted(format!(
                 "document exceeds the size limit of {} bytes (received {size} so far); ask the administrator to raise max_document_size",
@@ -104,7 +112,7 @@ impl ArchiveService {
         // record; a larger one spills into a blob file written on a
         // blocking thread while the network keeps receiving.
         let mut small: Vec<u8> = Vec::new();
-        let mut spill: Option<(mpsc::Sender<Vec<u8>>, tokio::task::JoinHandle<Result<StagedBlob>>)> = None;
+        let mut spill: Option<BlobPipe> = None;
         let mut received: u64 = 0;
         let outcome: Result<()> = async {
             while let Some(chunk) = chunks.next().await {
@@ -159,7 +167,14 @@ impl ArchiveService {
                 check_declared(&doc, &sha)?;
                 let size = small.len() as u64;
                 let deduplicated = self.store.has_inline_blob(&sha)?;
-                (sha, size, Stored::Inline { content: small, deduplicated })
+                (
+                    sha,
+                    size,
+                    Stored::Inline {
+                        content: small,
+                        deduplicated,
+                    },
+                )
             }
         };
 
@@ -169,7 +184,10 @@ impl ArchiveService {
                 stored_size,
                 deduplicated,
             }) => (location, stored_size, None, deduplicated),
-            Stored::Inline { content, deduplicated } => (
+            Stored::Inline {
+                content,
+                deduplicated,
+            } => (
                 BlobLocation::Inline,
                 size,
                 (!deduplicated).then_some(content),
@@ -201,9 +219,7 @@ impl ArchiveService {
         })
     }
 
-    fn spawn_blob_writer(
-        &self,
-    ) -> (mpsc::Sender<Vec<u8>>, tokio::task::JoinHandle<Result<StagedBlob>>) {
+    fn spawn_blob_writer(&self) -> BlobPipe {
         let (tx, mut rx) = mpsc::channel::<Vec<u8>>(PIPELINE_DEPTH);
         let blobs = self.blobs.clone();
         let handle = tokio::task::spawn_blocking(move || {
@@ -229,16 +245,23 @@ impl ArchiveService {
         let entry = self.archive(archive_id)?;
         let source: Box<dyn Read + Send> = match entry.blob {
             BlobLocation::Inline => {
-                let bytes = self.store.inline_blob(&entry.content_sha256)?.ok_or_else(|| {
-                    Error::DataLoss(format!("the content of archive {archive_id} is missing from the index"))
-                })?;
+                let bytes = self
+                    .store
+                    .inline_blob(&entry.content_sha256)?
+                    .ok_or_else(|| {
+                        Error::DataLoss(format!(
+                            "the content of archive {archive_id} is missing from the index"
+                        ))
+                    })?;
                 Box::new(std::io::Cursor::new(bytes))
             }
             location => self
                 .blobs
                 .reader(&entry.content_sha256, location)
                 .map_err(|e| {
-                    Error::DataLoss(format!("the content file of archive {archive_id} cannot be read: {e}"))
+                    Error::DataLoss(format!(
+                        "the content file of archive {archive_id} cannot be read: {e}"
+                    ))
                 })?,
         };
         Ok(ContentReader {
@@ -258,7 +281,9 @@ impl ArchiveService {
         filter: &ListFilter,
     ) -> Result<(Vec<ArchiveEntry>, Option<String>)> {
         let page_size = page_size.clamp(1, 1000);
-        let mut entries = self.store.list_archives(page_token, page_size + 1, filter)?;
+        let mut entries = self
+            .store
+            .list_archives(page_token, page_size + 1, filter)?;
         let next = if entries.len() > page_size {
             entries.truncate(page_size);
             entries.last().map(|e| e.archive_id.clone())
@@ -290,7 +315,10 @@ impl ArchiveService {
                         latest.size
                     ))
                 })?;
-                Ok(SignedCheckpoint { size: s, text: text.into() })
+                Ok(SignedCheckpoint {
+                    size: s,
+                    text: text.into(),
+                })
             }
         }
     }
@@ -300,11 +328,20 @@ impl ArchiveService {
         let entry = self.archive(archive_id)?;
         let checkpoint = self.latest_checkpoint()?;
         let record = store::record(self.store.as_ref(), entry.log_index)?;
-        Ok((self.seal_at(entry.log_index, record, &checkpoint)?, entry.log_index))
+        Ok((
+            self.seal_at(entry.log_index, record, &checkpoint)?,
+            entry.log_index,
+        ))
     }
 
-    fn seal_at(&self, index: u64, record: Vec<u8>, checkpoint: &SignedCheckpoint) -> Result<String> {
-        let proof = tree::inclusion_proof(&TreeReader(self.store.as_ref()), index, checkpoint.size)?;
+    fn seal_at(
+        &self,
+        index: u64,
+        record: Vec<u8>,
+        checkpoint: &SignedCheckpoint,
+    ) -> Result<String> {
+        let proof =
+            tree::inclusion_proof(&TreeReader(self.store.as_ref()), index, checkpoint.size)?;
         Ok(Seal {
             record,
             index,
@@ -316,7 +353,11 @@ impl ArchiveService {
 
     /// A consistency proof from `old_size` to `new_size` (or the latest),
     /// with the checkpoint signed at the new size.
-    pub fn consistency(&self, old_size: u64, new_size: Option<u64>) -> Result<(Vec<Hash>, SignedCheckpoint)> {
+    pub fn consistency(
+        &self,
+        old_size: u64,
+        new_size: Option<u64>,
+    ) -> Result<(Vec<Hash>, SignedCheckpoint)> {
         let new = self.checkpoint(new_size)?;
         if old_size == 0 || old_size > new.size {
             return Err(Error::InvalidArgument(format!(
@@ -337,15 +378,27 @@ impl ArchiveService {
             )));
         }
         if start >= size {
-            return Err(Error::NotFound(format!("the log has {size} records; index {start} is beyond it")));
+            return Err(Error::NotFound(format!(
+                "the log has {size} records; index {start} is beyond it"
+            )));
         }
         self.store.records(start, end.min(size))
     }
 }
 
+/// Chunks go in through the sender; the writer thread answers with the
+/// staged blob once the sender is dropped.
+type BlobPipe = (
+    mpsc::Sender<Vec<u8>>,
+    tokio::task::JoinHandle<Result<StagedBlob>>,
+);
+
 enum Stored {
     File(PlacedBlob),
-    Inline { content: Vec<u8>, deduplicated: bool },
+    Inline {
+        content: Vec<u8>,
+        deduplicated: bool,
+    },
 }
 
 fn check_declared(doc: &NewDocument, actual: &Hash) -> Result<()> {
@@ -388,7 +441,9 @@ impl ContentReader {
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    return Err(Error::DataLoss(format!("the content of archive {id} cannot be read: {e}")))
+                    return Err(Error::DataLoss(format!(
+                        "the content of archive {id} cannot be read: {e}"
+                    )))
                 }
             }
         }

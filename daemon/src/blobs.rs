@@ -74,7 +74,10 @@ impl BlobStore {
     pub fn writer(&self) -> io::Result<BlobWriter> {
         let n = self.next_tmp.fetch_add(1, Ordering::Relaxed);
         let path = self.tmp.join(format!("{}-{n}", std::process::id()));
-        let file = OpenOptions::new().write(true).create_new(true).open(&path)?;
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
         Ok(BlobWriter {
             guard: TempGuard(Some(path)),
             sink: Sink::Undecided(Some(file)),
@@ -85,7 +88,11 @@ impl BlobStore {
     }
 
     /// Opens a stored blob for reading its plain content.
-    pub fn reader(&self, sha256: &Hash, location: BlobLocation) -> io::Result<Box<dyn Read + Send>> {
+    pub fn reader(
+        &self,
+        sha256: &Hash,
+        location: BlobLocation,
+    ) -> io::Result<Box<dyn Read + Send>> {
         let file = File::open(self.path(sha256, location))?;
         Ok(match location {
             BlobLocation::Zstd => Box::new(zstd::stream::read::Decoder::new(file)?),
@@ -121,7 +128,10 @@ impl BlobWriter {
     /// KiB): it decides whether compression pays for this blob.
     pub fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
         if let Sink::Undecided(file) = &mut self.sink {
-            let file = BufWriter::with_capacity(WRITE_BUFFER, file.take().expect("undecided sink holds its file"));
+            let file = BufWriter::with_capacity(
+                WRITE_BUFFER,
+                file.take().expect("undecided sink holds its file"),
+            );
             self.sink = if compression_pays(chunk) {
                 Sink::Zstd(zstd::stream::write::Encoder::new(file, self.level)?)
             } else {
@@ -152,7 +162,10 @@ impl BlobWriter {
             ..
         } = self;
         let (file, location) = match sink {
-            Sink::Raw(w) => (w.into_inner().map_err(|e| e.into_error())?, BlobLocation::Raw),
+            Sink::Raw(w) => (
+                w.into_inner().map_err(|e| e.into_error())?,
+                BlobLocation::Raw,
+            ),
             Sink::Zstd(w) => (
                 w.finish()?.into_inner().map_err(|e| e.into_error())?,
                 BlobLocation::Zstd,
@@ -254,7 +267,11 @@ mod tests {
 
     fn read_back(store: &BlobStore, sha: &Hash, loc: BlobLocation) -> Vec<u8> {
         let mut out = Vec::new();
-        store.reader(sha, loc).unwrap().read_to_end(&mut out).unwrap();
+        store
+            .reader(sha, loc)
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
         out
     }
 
@@ -262,13 +279,18 @@ mod tests {
     fn text_is_compressed_random_is_not_and_both_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let store = BlobStore::open(dir.path(), 3).unwrap();
-        let text = "Délibération du conseil municipal. ".repeat(20_000).into_bytes();
+        let text = "Délibération du conseil municipal. "
+            .repeat(20_000)
+            .into_bytes();
         let (staged, content) = write_blob(&store, &text);
         assert_eq!(staged.sha256, hash::sha256(&content));
         let placed = staged.place(&store).unwrap();
         assert_eq!(placed.location, BlobLocation::Zstd);
         assert!(placed.stored_size < content.len() as u64 / 10);
-        assert_eq!(read_back(&store, &hash::sha256(&content), BlobLocation::Zstd), content);
+        assert_eq!(
+            read_back(&store, &hash::sha256(&content), BlobLocation::Zstd),
+            content
+        );
 
         // xorshift64: incompressible enough, and reproducible.
         let mut x = 0x9E37_79B9_7F4A_7C15u64;
@@ -283,7 +305,10 @@ mod tests {
         let (staged, content) = write_blob(&store, &noise);
         let placed = staged.place(&store).unwrap();
         assert_eq!(placed.location, BlobLocation::Raw);
-        assert_eq!(read_back(&store, &hash::sha256(&content), BlobLocation::Raw), content);
+        assert_eq!(
+            read_back(&store, &hash::sha256(&content), BlobLocation::Raw),
+            content
+        );
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
     }
 

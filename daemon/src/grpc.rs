@@ -59,7 +59,9 @@ fn actor<T>(request: &Request<T>) -> String {
 }
 
 fn metadata_from_wire(m: Option<pb::DocumentMetadata>) -> Result<Metadata, Error> {
-    let m = m.ok_or_else(|| Error::InvalidArgument("the ingest header has no metadata; give at least a title".into()))?;
+    let m = m.ok_or_else(|| {
+        Error::InvalidArgument("the ingest header has no metadata; give at least a title".into())
+    })?;
     let optional = |s: String| (!s.trim().is_empty()).then_some(s);
     Ok(Metadata {
         title: m.title,
@@ -105,8 +107,14 @@ fn archive_id(id: &str) -> Result<&str, Status> {
     if id.is_empty() {
         return Err(Status::invalid_argument("archive_id is required"));
     }
-    if id.len() > 128 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
-        return Err(Status::invalid_argument(format!("{id:?} is not an archive id")));
+    if id.len() > 128
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    {
+        return Err(Status::invalid_argument(format!(
+            "{id:?} is not an archive id"
+        )));
     }
     Ok(id)
 }
@@ -127,14 +135,20 @@ impl Archive for ArchiveGrpc {
                     "empty ingest: send a header (metadata) first, then the content chunks",
                 ))
             }
-            Some(pb::IngestRequest { part: Some(Part::Header(h)) }) => h,
-            Some(pb::IngestRequest { part: Some(Part::Chunk(_)) }) => {
+            Some(pb::IngestRequest {
+                part: Some(Part::Header(h)),
+            }) => h,
+            Some(pb::IngestRequest {
+                part: Some(Part::Chunk(_)),
+            }) => {
                 return Err(Status::invalid_argument(
                     "a content chunk came before the header: send the header (metadata) first",
                 ))
             }
             Some(pb::IngestRequest { part: None }) => {
-                return Err(Status::invalid_argument("the first ingest message is empty: send the header"))
+                return Err(Status::invalid_argument(
+                    "the first ingest message is empty: send the header",
+                ))
             }
         };
         let declared_sha256: Option<Hash> = match header.declared_sha256.trim() {
@@ -146,13 +160,17 @@ impl Archive for ArchiveGrpc {
             declared_sha256,
         };
         let chunks = stream.map(|message| match message {
-            Ok(pb::IngestRequest { part: Some(Part::Chunk(c)) }) => Ok(c),
-            Ok(pb::IngestRequest { part: Some(Part::Header(_)) }) => Err(Error::InvalidArgument(
+            Ok(pb::IngestRequest {
+                part: Some(Part::Chunk(c)),
+            }) => Ok(c),
+            Ok(pb::IngestRequest {
+                part: Some(Part::Header(_)),
+            }) => Err(Error::InvalidArgument(
                 "a second header arrived in the same ingest: send one document per call".into(),
             )),
-            Ok(pb::IngestRequest { part: None }) => {
-                Err(Error::InvalidArgument("an empty ingest message arrived; send chunks".into()))
-            }
+            Ok(pb::IngestRequest { part: None }) => Err(Error::InvalidArgument(
+                "an empty ingest message arrived; send chunks".into(),
+            )),
             Err(status) => Err(Error::InvalidArgument(format!(
                 "the upload was interrupted: {}",
                 status.message()
@@ -178,7 +196,10 @@ impl Archive for ArchiveGrpc {
 
     type GetStream = BoxStream<pb::GetResponse>;
 
-    async fn get(&self, request: Request<pb::GetRequest>) -> Result<Response<Self::GetStream>, Status> {
+    async fn get(
+        &self,
+        request: Request<pb::GetRequest>,
+    ) -> Result<Response<Self::GetStream>, Status> {
         let id = archive_id(&request.get_ref().archive_id)?.to_owned();
         let mut reader = self.service.open_content(&id)?;
         let (tx, rx) = mpsc::channel(4);
@@ -207,7 +228,10 @@ impl Archive for ArchiveGrpc {
         Ok(Response::new(archive_to_wire(&self.service.archive(id)?)))
     }
 
-    async fn list(&self, request: Request<pb::ListRequest>) -> Result<Response<pb::ListResponse>, Status> {
+    async fn list(
+        &self,
+        request: Request<pb::ListRequest>,
+    ) -> Result<Response<pb::ListResponse>, Status> {
         let r = request.into_inner();
         if r.page_size > 1000 {
             return Err(Status::invalid_argument(format!(
@@ -215,15 +239,23 @@ impl Archive for ArchiveGrpc {
                 r.page_size
             )));
         }
-        let token = match r.page_token.as_str() {
-            "" => None,
-            t => Some(archive_id(t).map_err(|_| Status::invalid_argument("page_token is not one this server gave"))?),
-        };
+        let token =
+            match r.page_token.as_str() {
+                "" => None,
+                t => Some(archive_id(t).map_err(|_| {
+                    Status::invalid_argument("page_token is not one this server gave")
+                })?),
+            };
         let filter = ListFilter {
-            originating_agency: (!r.originating_agency.is_empty()).then_some(r.originating_agency.clone()),
+            originating_agency: (!r.originating_agency.is_empty())
+                .then_some(r.originating_agency.clone()),
             title_contains: (!r.title_contains.is_empty()).then(|| r.title_contains.to_lowercase()),
         };
-        let page_size = if r.page_size == 0 { 100 } else { r.page_size as usize };
+        let page_size = if r.page_size == 0 {
+            100
+        } else {
+            r.page_size as usize
+        };
         let (entries, next) = self.service.list(token, page_size, &filter)?;
         Ok(Response::new(pb::ListResponse {
             archives: entries.iter().map(archive_to_wire).collect(),
@@ -231,7 +263,10 @@ impl Archive for ArchiveGrpc {
         }))
     }
 
-    async fn get_seal(&self, request: Request<pb::GetSealRequest>) -> Result<Response<pb::GetSealResponse>, Status> {
+    async fn get_seal(
+        &self,
+        request: Request<pb::GetSealRequest>,
+    ) -> Result<Response<pb::GetSealResponse>, Status> {
         let id = archive_id(&request.get_ref().archive_id)?;
         let (seal, log_index) = self.service.seal(id)?;
         Ok(Response::new(pb::GetSealResponse { seal, log_index }))

@@ -53,7 +53,9 @@ fn run(args: Args) -> anyhow::Result<()> {
     }
     config.validate().map_err(anyhow::Error::msg)?;
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let opened = server::open(&config)?;
         let key = opened.service.verifier_key().to_string();
@@ -66,11 +68,24 @@ fn run(args: Args) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let addr = listener.local_addr()?;
-        println!("minutierd listening on {addr} (data in {})", config.data_dir.display());
+        println!(
+            "minutierd listening on {addr} (data in {})",
+            config.data_dir.display()
+        );
         if config.listen.to_string() != DEFAULT_LISTEN {
             println!("clients: export MINUTIER_SERVER=http://{addr}");
         }
         server::serve(opened.service, listener, shutdown_signal()).await?;
+        // The server has dropped its handles: the sequencer drains its queue
+        // and closes the index. Exiting before that would tear RocksDB down
+        // under its own background threads.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !opened.sequencer.is_finished() {
+            if std::time::Instant::now() > deadline {
+                anyhow::bail!("the sequencer did not stop within 30 s of shutdown");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         tracing::info!("stopped");
         Ok(())
     })

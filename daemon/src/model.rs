@@ -71,12 +71,19 @@ impl Metadata {
             .iter()
             .find(|k| k.trim().is_empty() || k.len() > MAX_SHORT || k.chars().any(char::is_control))
         {
-            return bad(format!("keyword {k:?} is empty, too long or contains control characters"));
+            return bad(format!(
+                "keyword {k:?} is empty, too long or contains control characters"
+            ));
         }
-        for (field, date) in [("start_date", &self.start_date), ("end_date", &self.end_date)] {
+        for (field, date) in [
+            ("start_date", &self.start_date),
+            ("end_date", &self.end_date),
+        ] {
             if let Some(d) = date {
                 if !is_calendar_date(d) {
-                    return bad(format!("metadata.{field} {d:?} is not a date of the form YYYY-MM-DD"));
+                    return bad(format!(
+                        "metadata.{field} {d:?} is not a date of the form YYYY-MM-DD"
+                    ));
                 }
             }
         }

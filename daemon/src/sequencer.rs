@@ -101,7 +101,7 @@ impl Sequencer {
         signer: Arc<dyn Signer + Send + Sync>,
         clock: Arc<dyn Clock>,
         max_batch: usize,
-    ) -> Result<(Sequencer, Published)> {
+    ) -> Result<(Sequencer, Published, thread::JoinHandle<()>)> {
         let log = store.log_state()?;
         let origin = signer.name().to_owned();
         let frontier = Frontier::load(&TreeReader(store.as_ref()), log.tree_size)?;
@@ -137,28 +137,30 @@ impl Sequencer {
                     log.tree_size
                 )));
             }
-            tracing::info!(size = log.tree_size, "signing the checkpoint missing after a restart");
+            tracing::info!(
+                size = log.tree_size,
+                "signing the checkpoint missing after a restart"
+            );
             state.sign_and_publish()?;
         }
         let (tx, rx) = mpsc::channel(max_batch.max(1) * 2);
-        thread::Builder::new()
+        let thread = thread::Builder::new()
             .name("sequencer".into())
             .spawn(move || state.run(rx))
             .map_err(|e| Error::Storage(format!("cannot start the sequencer: {e}")))?;
-        Ok((Sequencer { tx }, published))
+        Ok((Sequencer { tx }, published, thread))
     }
 
     /// Queues a document and waits until its record is durable and covered
     /// by a signed checkpoint.
     pub async fn submit(&self, archive: NewArchive) -> Result<Sequenced> {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send((archive, reply))
-            .await
-            .map_err(|_| Error::Unavailable("the sequencer has stopped; the daemon is shutting down".into()))?;
-        answer
-            .await
-            .map_err(|_| Error::Unavailable("the sequencer stopped before sealing the document".into()))?
+        self.tx.send((archive, reply)).await.map_err(|_| {
+            Error::Unavailable("the sequencer has stopped; the daemon is shutting down".into())
+        })?;
+        answer.await.map_err(|_| {
+            Error::Unavailable("the sequencer stopped before sealing the document".into())
+        })?
     }
 }
 

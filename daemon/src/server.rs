@@ -25,13 +25,20 @@ pub struct Opened {
     /// The signing key was created by this start.
     pub key_created: bool,
     pub key_location: String,
+    /// Ends once every [`ArchiveService`] handle is gone and the queued
+    /// documents are sealed; join it before exiting so the index closes
+    /// cleanly.
+    pub sequencer: std::thread::JoinHandle<()>,
 }
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot prepare the data directory {path}: {source}")]
-    DataDir { path: String, source: std::io::Error },
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Service(#[from] crate::error::Error),
     #[error(transparent)]
@@ -68,15 +75,23 @@ pub fn open(config: &Config) -> Result<Opened, StartError> {
         }
     };
 
-    let (keystore, key_created) = FileKeystore::open_or_create(&dir.join("keys/checkpoint.key"), &origin)?;
+    let (keystore, key_created) =
+        FileKeystore::open_or_create(&dir.join("keys/checkpoint.key"), &origin)?;
     let key_location = keystore.describe();
-    let verifier_key = VerifierKey::from_public_key(&origin, minutier_seal::note::Signer::public_key(&keystore))
-        .map_err(crate::error::Error::from)?;
+    let verifier_key =
+        VerifierKey::from_public_key(&origin, minutier_seal::note::Signer::public_key(&keystore))
+            .map_err(crate::error::Error::from)?;
     write_public(&dir.join("verifier.key"), &format!("{verifier_key}\n")).map_err(dir_err)?;
 
-    let blobs = Arc::new(BlobStore::open(&dir.join("blobs"), config.compression_level).map_err(dir_err)?);
+    let blobs =
+        Arc::new(BlobStore::open(&dir.join("blobs"), config.compression_level).map_err(dir_err)?);
     let clock = Arc::new(SystemClock);
-    let (sequencer, published) = Sequencer::start(store.clone(), Arc::new(keystore), clock.clone(), config.max_batch)?;
+    let (sequencer, published, sequencer_thread) = Sequencer::start(
+        store.clone(),
+        Arc::new(keystore),
+        clock.clone(),
+        config.max_batch,
+    )?;
     let service = ArchiveService::new(
         store,
         blobs,
@@ -93,6 +108,7 @@ pub fn open(config: &Config) -> Result<Opened, StartError> {
         service: Arc::new(service),
         key_created,
         key_location,
+        sequencer: sequencer_thread,
     })
 }
 
@@ -101,7 +117,11 @@ fn default_origin() -> String {
     let host = fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b)))
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b))
+        })
         .unwrap_or_else(|| "localhost".to_owned());
     format!("{host}/minutier")
 }

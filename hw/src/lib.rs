@@ -19,7 +19,9 @@ use rand::RngCore;
 pub enum KeyError {
     #[error("cannot read or write the signing key {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
-    #[error("the signing key {path} is readable by others (mode {mode:o}); run `chmod 600 {path}`")]
+    #[error(
+        "the signing key {path} is readable by others (mode {mode:o}); run `chmod 600 {path}`"
+    )]
     TooOpen { path: PathBuf, mode: u32 },
     #[error("the signing key {path} is not a 32-byte Ed25519 seed ({len} bytes)")]
     Malformed { path: PathBuf, len: usize },
@@ -58,11 +60,17 @@ impl FileKeystore {
                     });
                 }
                 let mut seed = Vec::with_capacity(32);
-                Read::by_ref(&mut file).take(33).read_to_end(&mut seed).map_err(io_err)?;
-                let seed: [u8; 32] = seed.as_slice().try_into().map_err(|_| KeyError::Malformed {
-                    path: path.to_owned(),
-                    len: seed.len(),
-                })?;
+                Read::by_ref(&mut file)
+                    .take(33)
+                    .read_to_end(&mut seed)
+                    .map_err(io_err)?;
+                let seed: [u8; 32] =
+                    seed.as_slice()
+                        .try_into()
+                        .map_err(|_| KeyError::Malformed {
+                            path: path.to_owned(),
+                            len: seed.len(),
+                        })?;
                 let signer = Ed25519Signer::from_seed(name, &seed)?;
                 Ok((
                     FileKeystore {
@@ -148,7 +156,9 @@ mod tests {
         let path = dir.path().join("signing.key");
         FileKeystore::open_or_create(&path, "example.org/log").unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        let err = FileKeystore::open_or_create(&path, "example.org/log").err().unwrap();
+        let err = FileKeystore::open_or_create(&path, "example.org/log")
+            .err()
+            .unwrap();
         assert!(matches!(err, KeyError::TooOpen { .. }), "{err}");
     }
 
@@ -164,7 +174,9 @@ mod tests {
             .unwrap()
             .write_all(&[7u8; 31])
             .unwrap();
-        let err = FileKeystore::open_or_create(&path, "example.org/log").err().unwrap();
+        let err = FileKeystore::open_or_create(&path, "example.org/log")
+            .err()
+            .unwrap();
         assert!(matches!(err, KeyError::Malformed { len: 31, .. }), "{err}");
     }
 }

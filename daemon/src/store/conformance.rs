@@ -46,7 +46,10 @@ fn conformance(store: &dyn Store) {
     assert_eq!(state.origin.as_deref(), Some("example.org/log"));
     assert_eq!(state.tree_size, 2);
     assert_eq!(state.checkpoint, Some((2, "checkpoint two\n".into())));
-    assert_eq!(store.checkpoint(2).unwrap().as_deref(), Some("checkpoint two\n"));
+    assert_eq!(
+        store.checkpoint(2).unwrap().as_deref(),
+        Some("checkpoint two\n")
+    );
     assert_eq!(store.checkpoint(1).unwrap(), None);
 
     assert_eq!(store.node(1, 0).unwrap(), Some([3; 32]));
@@ -62,9 +65,18 @@ fn conformance(store: &dyn Store) {
 
     assert_eq!(store.archive("b").unwrap().unwrap().log_index, 1);
     assert!(store.archive("zz").unwrap().is_none());
-    let all = store.list_archives(None, 10, &ListFilter::default()).unwrap();
-    assert_eq!(all.iter().map(|e| e.archive_id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
-    let after_a = store.list_archives(Some("a"), 10, &ListFilter::default()).unwrap();
+    let all = store
+        .list_archives(None, 10, &ListFilter::default())
+        .unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|e| e.archive_id.as_str())
+            .collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    let after_a = store
+        .list_archives(Some("a"), 10, &ListFilter::default())
+        .unwrap();
     assert_eq!(after_a.len(), 1);
     assert_eq!(after_a[0].archive_id, "b");
     let filter = ListFilter {
@@ -72,9 +84,18 @@ fn conformance(store: &dyn Store) {
         title_contains: Some("budget".into()),
     };
     assert_eq!(store.list_archives(None, 10, &filter).unwrap().len(), 1);
-    assert_eq!(store.list_archives(None, 1, &ListFilter::default()).unwrap().len(), 1);
+    assert_eq!(
+        store
+            .list_archives(None, 1, &ListFilter::default())
+            .unwrap()
+            .len(),
+        1
+    );
 
-    assert_eq!(store.inline_blob(&[9; 32]).unwrap().as_deref(), Some(&b"abc"[..]));
+    assert_eq!(
+        store.inline_blob(&[9; 32]).unwrap().as_deref(),
+        Some(&b"abc"[..])
+    );
     assert!(store.has_inline_blob(&[9; 32]).unwrap());
     assert!(!store.has_inline_blob(&[8; 32]).unwrap());
 
@@ -98,5 +119,8 @@ fn rocks_store_conforms_and_persists() {
     let state = reopened.log_state().unwrap();
     assert_eq!(state.tree_size, 2);
     assert_eq!(state.checkpoint.unwrap().0, 3);
-    assert_eq!(reopened.archive("a").unwrap().unwrap().metadata.title, "Budget 2024");
+    assert_eq!(
+        reopened.archive("a").unwrap().unwrap().metadata.title,
+        "Budget 2024"
+    );
 }

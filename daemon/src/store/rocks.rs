@@ -5,8 +5,8 @@ use std::path::Path;
 
 use minutier_seal::Hash;
 use rocksdb::{
-    BlockBasedOptions, ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode,
-    Options, WriteBatch, WriteOptions, DB,
+    BlockBasedOptions, ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode, Options,
+    WriteBatch, WriteOptions, DB,
 };
 
 use super::{CommitBatch, ListFilter, LogState, Store};
@@ -166,7 +166,10 @@ impl Store for RocksStore {
     }
 
     fn node(&self, level: u8, index: u64) -> Result<Option<Hash>> {
-        match self.db.get_pinned_cf(self.cf(CF_NODES), node_key(level, index))? {
+        match self
+            .db
+            .get_pinned_cf(self.cf(CF_NODES), node_key(level, index))?
+        {
             Some(v) => Ok(Some(v.as_ref().try_into().map_err(|_| {
                 Error::Storage(format!("corrupt tree node (level {level}, index {index})"))
             })?)),
@@ -231,10 +234,7 @@ impl Store for RocksStore {
     }
 
     fn has_inline_blob(&self, sha256: &Hash) -> Result<bool> {
-        Ok(self
-            .db
-            .get_pinned_cf(self.cf(CF_BLOBS), sha256)?
-            .is_some())
+        Ok(self.db.get_pinned_cf(self.cf(CF_BLOBS), sha256)?.is_some())
     }
 }
 

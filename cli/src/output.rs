@@ -1,0 +1,61 @@
+//! Small output helpers shared by the commands.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use serde::Serialize;
+
+/// Prints one JSON document (pretty, newline-terminated) on stdout.
+pub fn print_json<T: Serialize>(value: &T) {
+    let text = serde_json::to_string_pretty(value).expect("JSON serialisation of plain data");
+    let mut out = std::io::stdout().lock();
+    // A closed stdout (e.g. `| head`) is not worth a panic.
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
+}
+
+/// Writes `text` to `path`, or to stdout when there is no path. Seals and
+/// checkpoints are written byte for byte: their signatures cover every byte.
+pub fn write_text(path: Option<&Path>, text: &str) -> anyhow::Result<()> {
+    match path {
+        Some(path) if path != Path::new("-") => {
+            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+        }
+        _ => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|()| out.flush())
+                .context("cannot write to stdout")
+        }
+    }
+}
+
+/// "1.5 MB"-style sizes for people (decimal units, as disks are sold).
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_for_people() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(1500), "1.5 kB");
+        assert_eq!(human_bytes(2_000_000_000), "2.0 GB");
+    }
+}

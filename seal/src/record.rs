@@ -1,0 +1,554 @@
+//! The log entry: one `minutier/record/v1` record per archival event.
+//!
+//! The encoding is a short line-oriented text, specified normatively in
+//! `docs/seal-format.md`, chosen so an auditor can read a record inside a seal
+//! and recompute its hash with standard tools. Exactly one byte string encodes
+//! a given record, so [`Record::decode`] accepts precisely the output of
+//! [`Record::encode`] for valid records.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::snippet;
+use crate::hash::{from_hex, leaf_hash, to_hex};
+use crate::text::parse_decimal;
+use crate::{Error, Hash};
+
+/// The header line of every version 1 record.
+pub const RECORD_V1: &str = "minutier/record/v1";
+
+/// Maximum size of an encoded record in bytes.
+pub const MAX_RECORD_LEN: usize = 4096;
+
+/// Maximum length of an archive identifier in characters.
+pub const MAX_ARCHIVE_ID_LEN: usize = 128;
+
+/// Maximum length of an actor identity in bytes of UTF-8.
+pub const MAX_ACTOR_LEN: usize = 256;
+
+/// What happened to the archive. Each kind is a lowercase token in the
+/// encoding; more kinds (metadata correction, legal hold, elimination,
+/// access…) will be added as the appliance grows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordKind {
+    /// A document entered the archive.
+    Ingest,
+}
+
+impl RecordKind {
+    /// The token used in the encoding, e.g. `"ingest"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Ingest => "ingest",
+        }
+    }
+}
+
+impl fmt::Display for RecordKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RecordKind {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "ingest" => Ok(RecordKind::Ingest),
+            _ => Err(Error::InvalidField {
+                field: "kind",
+                reason: format!("unknown record kind {:?} (known: ingest)", snippet(s)),
+            }),
+        }
+    }
+}
+
+/// A point in time: milliseconds since the Unix epoch, UTC.
+///
+/// Written as RFC 3339 with exactly three fraction digits and `Z`, e.g.
+/// `2026-11-29T08:52:46.123Z`. Only years 1970..=9999 are valid
+/// ([`Timestamp::MAX`]); larger values still display (with a longer year) but
+/// do not parse back and fail [`Record::validate`]. There are no leap seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub u64);
+
+const MS_PER_DAY: u64 = 86_400_000;
+/// Days from 0000-03-01 (the start of the proleptic civil calendar's
+/// 400-year era used below) to 1970-01-01.
+const EPOCH_SHIFT: u64 = 719_468;
+
+impl Timestamp {
+    /// The earliest valid timestamp, 1970-01-01T00:00:00.000Z.
+    pub const MIN: Timestamp = Timestamp(0);
+    /// The latest valid timestamp, 9999-12-31T23:59:59.999Z.
+    pub const MAX: Timestamp = Timestamp(253_402_300_799_999);
+
+    /// Whether the timestamp lies in 1970..=9999 and thus has an RFC 3339 form.
+    pub fn is_valid(self) -> bool {
+        self <= Self::MAX
+    }
+}
+
+// Civil-calendar conversions after Howard Hinnant's `days_from_civil` /
+// `civil_from_days`: a year is counted from March so that the leap day falls
+// at its end, which turns month lengths into a linear formula. Only dates from
+// 1970 on are needed, so everything stays unsigned.
+
+/// (year, month, day) of the day `days` after 1970-01-01.
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + EPOCH_SHIFT;
+    let era = z / 146_097;
+    let doe = z - era * 146_097; // day of era, 0..=146096
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // 0..=399
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of March-year, 0..=365
+    let mp = (5 * doy + 2) / 153; // March = 0
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Days from 1970-01-01 to the given date (year >= 1970, valid month and day).
+fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - EPOCH_SHIFT
+}
+
+fn is_leap(year: u64) -> bool {
+    year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
+}
+
+fn days_in_month(year: u64, month: u64) -> u64 {
+    match month {
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap(year) => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0 % 1000;
+        let secs = self.0 / 1000;
+        let (year, month, day) = civil_from_days(self.0 / MS_PER_DAY);
+        let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
+        write!(
+            f,
+            "{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{ms:03}Z"
+        )
+    }
+}
+
+impl FromStr for Timestamp {
+    type Err = Error;
+
+    /// Parses exactly `YYYY-MM-DDTHH:MM:SS.mmmZ`: no other offsets, precisions
+    /// or lowercase `t`/`z`, so that each instant has one spelling.
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let err = |reason| Error::InvalidTimestamp {
+            input: snippet(s),
+            reason,
+        };
+        let b = s.as_bytes();
+        if b.len() != 24 {
+            return Err(err(
+                "must be exactly 24 characters, YYYY-MM-DDTHH:MM:SS.mmmZ",
+            ));
+        }
+        let shape_ok = b[4] == b'-'
+            && b[7] == b'-'
+            && b[10] == b'T'
+            && b[13] == b':'
+            && b[16] == b':'
+            && b[19] == b'.'
+            && b[23] == b'Z';
+        if !shape_ok {
+            return Err(err(
+                "wrong separators; the form is YYYY-MM-DDTHH:MM:SS.mmmZ (UTC, uppercase T and Z)",
+            ));
+        }
+        let num = |from: usize, to: usize| -> Result<u64, Error> {
+            b[from..to].iter().try_fold(0u64, |acc, &c| {
+                if c.is_ascii_digit() {
+                    Ok(acc * 10 + u64::from(c - b'0'))
+                } else {
+                    Err(err("non-digit where a digit is expected"))
+                }
+            })
+        };
+        let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+        let (hour, minute, second, milli) =
+            (num(11, 13)?, num(14, 16)?, num(17, 19)?, num(20, 23)?);
+        if year < 1970 {
+            return Err(err("year before 1970"));
+        }
+        if !(1..=12).contains(&month) {
+            return Err(err("month out of range 01-12"));
+        }
+        if day < 1 || day > days_in_month(year, month) {
+            return Err(err("day out of range for the month"));
+        }
+        if hour > 23 || minute > 59 || second > 59 {
+            return Err(err("time of day out of range (no leap seconds)"));
+        }
+        let days = days_from_civil(year, month, day);
+        Ok(Timestamp(
+            days * MS_PER_DAY + ((hour * 60 + minute) * 60 + second) * 1000 + milli,
+        ))
+    }
+}
+
+/// One log entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// What happened.
+    pub kind: RecordKind,
+    /// The archive (document) this record is about: 1..=128 characters of
+    /// `[A-Za-z0-9._-]`.
+    pub archive_id: String,
+    /// When the appliance accepted the event.
+    pub time: Timestamp,
+    /// Authenticated identity that caused the event: 1..=256 bytes of UTF-8,
+    /// no control characters, not starting or ending with a space.
+    pub actor: String,
+    /// SHA-256 of the document's bytes.
+    pub content_sha256: Hash,
+    /// Size of the document in bytes.
+    pub size: u64,
+    /// [`crate::metadata::digest`] of the document's descriptive metadata.
+    pub metadata_sha256: Hash,
+    /// Leaf hash of the previous record of the same archive (its lifecycle
+    /// hash chain), `None` for the first.
+    pub previous: Option<Hash>,
+}
+
+/// Checks an archive identifier: 1..=128 characters of `[A-Za-z0-9._-]`.
+pub fn validate_archive_id(id: &str) -> Result<(), Error> {
+    let field = "archive";
+    if id.is_empty() || id.len() > MAX_ARCHIVE_ID_LEN {
+        return Err(Error::InvalidField {
+            field,
+            reason: format!(
+                "archive identifiers are 1 to {MAX_ARCHIVE_ID_LEN} characters, this one has {}",
+                id.chars().count()
+            ),
+        });
+    }
+    if let Some(c) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(Error::InvalidField {
+            field,
+            reason: format!(
+                "character {c:?} is not allowed; use only A-Z, a-z, 0-9, '.', '_' and '-'"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Checks an actor identity: 1..=256 bytes of UTF-8, no control characters,
+/// no leading or trailing space.
+///
+/// The space rule keeps the encoding's "single space after the key, nothing
+/// trailing" property true of every line, and stops two identities that look
+/// the same on paper from hashing differently.
+pub fn validate_actor(actor: &str) -> Result<(), Error> {
+    let field = "actor";
+    let bad = |reason: String| Err(Error::InvalidField { field, reason });
+    if actor.is_empty() || actor.len() > MAX_ACTOR_LEN {
+        return bad(format!(
+            "actors are 1 to {MAX_ACTOR_LEN} bytes of UTF-8, this one has {}",
+            actor.len()
+        ));
+    }
+    if let Some(c) = actor.chars().find(|c| c.is_control()) {
+        return bad(format!("control character {c:?} is not allowed"));
+    }
+    if actor.starts_with(' ') || actor.ends_with(' ') {
+        return bad("leading or trailing spaces are not allowed".into());
+    }
+    Ok(())
+}
+
+/// The keys of a v1 record, in their mandatory order.
+const KEYS: [&str; 8] = [
+    "kind",
+    "archive",
+    "time",
+    "actor",
+    "content-sha256",
+    "size",
+    "metadata-sha256",
+    "previous",
+];
+
+impl Record {
+    /// Checks every field against the rules of the format. [`Record::encode`]
+    /// does not validate; call this first for records built from untrusted
+    /// input (the daemon does, before appending).
+    pub fn validate(&self) -> Result<(), Error> {
+        validate_archive_id(&self.archive_id)?;
+        if !self.time.is_valid() {
+            return Err(Error::InvalidField {
+                field: "time",
+                reason: "timestamps must lie in the years 1970 to 9999".into(),
+            });
+        }
+        validate_actor(&self.actor)?;
+        Ok(())
+    }
+
+    /// The canonical encoding (see the module documentation). Infallible and
+    /// unchecked: an invalid record encodes to bytes that
+    /// [`Record::decode`] rejects.
+    pub fn encode(&self) -> Vec<u8> {
+        use std::fmt::Write as _;
+        let mut s = String::with_capacity(320 + self.archive_id.len() + self.actor.len());
+        // Writing to a String cannot fail.
+        let _ = write!(
+            s,
+            "{RECORD_V1}\nkind {}\narchive {}\ntime {}\nactor {}\ncontent-sha256 {}\nsize {}\n\
+             metadata-sha256 {}\nprevious {}\n",
+            self.kind,
+            self.archive_id,
+            self.time,
+            self.actor,
+            to_hex(&self.content_sha256),
+            self.size,
+            to_hex(&self.metadata_sha256),
+            match &self.previous {
+                Some(h) => to_hex(h),
+                None => "none".to_owned(),
+            },
+        );
+        s.into_bytes()
+    }
+
+    /// Parses a canonical encoding. Strict: exact header, keys in order, one
+    /// space between key and value, LF line endings including after the last
+    /// line, no extra, missing or duplicate keys, decimals without leading
+    /// zeros, lowercase hex, at most [`MAX_RECORD_LEN`] bytes. Succeeds only if
+    /// re-encoding gives back exactly `bytes`.
+    pub fn decode(bytes: &[u8]) -> Result<Record, Error> {
+        let whole = |reason: &str| Error::InvalidRecord {
+            line: 0,
+            reason: reason.to_owned(),
+        };
+        if bytes.len() > MAX_RECORD_LEN {
+            return Err(Error::InvalidRecord {
+                line: 0,
+                reason: format!(
+                    "{} bytes is larger than the {MAX_RECORD_LEN}-byte maximum",
+                    bytes.len()
+                ),
+            });
+        }
+        let text = std::str::from_utf8(bytes).map_err(|_| whole("not valid UTF-8"))?;
+        if text.contains('\r') {
+            return Err(whole(
+                "contains a carriage return; records use LF line endings only (was the file \
+                 converted to CRLF?)",
+            ));
+        }
+        let Some(body) = text.strip_suffix('\n') else {
+            return Err(whole("must end with a newline (LF) after the last line"));
+        };
+        let mut lines = body.split('\n');
+        let at = |line: usize, reason: String| Error::InvalidRecord { line, reason };
+
+        match lines.next() {
+            Some(RECORD_V1) => {}
+            Some(other) if other.starts_with("minutier/record/") => {
+                return Err(at(
+                    1,
+                    format!(
+                        "unsupported record version {:?}; this software reads {RECORD_V1}",
+                        snippet(other)
+                    ),
+                ))
+            }
+            _ => return Err(at(1, format!("the first line must be {RECORD_V1:?}"))),
+        }
+
+        let mut values: [&str; 8] = [""; 8];
+        for (i, key) in KEYS.iter().enumerate() {
+            let line_no = i + 2;
+            let Some(line) = lines.next() else {
+                return Err(at(line_no, format!("missing key `{key}`")));
+            };
+            let Some((found, value)) = line.split_once(' ') else {
+                return Err(at(
+                    line_no,
+                    format!("expected `{key} <value>` (key, one space, value)"),
+                ));
+            };
+            if found != *key {
+                let reason = if KEYS[..i].contains(&found) {
+                    format!("duplicate key `{found}`")
+                } else if KEYS[i..].contains(&found) {
+                    format!("key `{found}` is out of order; expected `{key}` here")
+                } else {
+                    format!("unknown key {:?}; expected `{key}`", snippet(found))
+                };
+                return Err(at(line_no, reason));
+            }
+            if *key != "actor" && (value.starts_with(' ') || value.ends_with(' ')) {
+                return Err(at(
+                    line_no,
+                    format!("extra space in `{key}`: use exactly one space after the key and none at the end"),
+                ));
+            }
+            values[i] = value;
+        }
+        if lines.next().is_some() {
+            return Err(at(10, "unexpected line after `previous`".into()));
+        }
+
+        let field = |i: usize, e: Error| match e {
+            Error::InvalidField { reason, .. } | Error::InvalidHex(reason) => {
+                at(i + 2, format!("`{}`: {reason}", KEYS[i]))
+            }
+            Error::InvalidTimestamp { reason, .. } => at(i + 2, format!("`{}`: {reason}", KEYS[i])),
+            other => other,
+        };
+        let kind = values[0].parse::<RecordKind>().map_err(|e| field(0, e))?;
+        validate_archive_id(values[1]).map_err(|e| field(1, e))?;
+        let time = values[2].parse::<Timestamp>().map_err(|e| field(2, e))?;
+        validate_actor(values[3]).map_err(|e| field(3, e))?;
+        let content_sha256 = from_hex(values[4]).map_err(|e| field(4, e))?;
+        let size = parse_decimal(values[5]).map_err(|r| at(7, format!("`size`: {r}")))?;
+        let metadata_sha256 = from_hex(values[6]).map_err(|e| field(6, e))?;
+        let previous = match values[7] {
+            "none" => None,
+            v => Some(from_hex(v).map_err(|e| field(7, e))?),
+        };
+        let record = Record {
+            kind,
+            archive_id: values[1].to_owned(),
+            time,
+            actor: values[3].to_owned(),
+            content_sha256,
+            size,
+            metadata_sha256,
+            previous,
+        };
+        // Belt and braces: the checks above are meant to make this hold; if a
+        // future change breaks that, refuse rather than accept two spellings.
+        if record.encode() != bytes {
+            return Err(whole("not in canonical form"));
+        }
+        Ok(record)
+    }
+
+    /// The record's leaf hash in the log: SHA-256(0x00 || encode()).
+    pub fn leaf_hash(&self) -> Hash {
+        leaf_hash(&self.encode())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn timestamp_known_values() {
+        assert_eq!(Timestamp(0).to_string(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(ts("1970-01-01T00:00:00.000Z"), Timestamp(0));
+        assert_eq!(Timestamp::MAX.to_string(), "9999-12-31T23:59:59.999Z");
+        assert_eq!(ts("9999-12-31T23:59:59.999Z"), Timestamp::MAX);
+        // date -u -d 2026-11-29T08:52:46Z +%s  -> 1795942366
+        assert_eq!(ts("2026-11-29T08:52:46.123Z"), Timestamp(1_795_942_366_123));
+        assert_eq!(ts("2000-02-29T12:00:00.000Z"), Timestamp(951_825_600_000));
+        assert_eq!(
+            ts("2100-03-01T00:00:00.000Z").to_string(),
+            "2100-03-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            Timestamp(Timestamp::MAX.0 + 1).to_string(),
+            "10000-01-01T00:00:00.000Z"
+        );
+        // Out-of-range values still display without panicking.
+        let _ = Timestamp(u64::MAX).to_string();
+    }
+
+    #[test]
+    fn timestamp_rejects() {
+        for bad in [
+            "",
+            "1969-12-31T23:59:59.999Z",
+            "2026-11-29T08:52:46Z",
+            "2026-11-29T08:52:46.12Z",
+            "2026-11-29T08:52:46.1234Z",
+            "2026-11-29t08:52:46.123Z",
+            "2026-11-29T08:52:46.123z",
+            "2026-11-29T08:52:46.123+00:00",
+            "2026-11-29 08:52:46.123Z",
+            "2026-13-29T08:52:46.123Z",
+            "2026-00-29T08:52:46.123Z",
+            "2026-02-29T08:52:46.123Z",
+            "1900-02-29T08:52:46.123Z",
+            "2026-04-31T08:52:46.123Z",
+            "2026-11-00T08:52:46.123Z",
+            "2026-11-29T24:00:00.000Z",
+            "2026-11-29T23:60:00.000Z",
+            "2026-11-29T23:59:60.000Z",
+            "+026-11-29T08:52:46.123Z",
+            "2026-11-29T08:52:4 .123Z",
+            "2026-11-29T08:52:46.1é3Z",
+            "１０２６-11-29T08:52:46.123Z",
+            "10000-01-01T00:00:00.000Z",
+        ] {
+            assert!(bad.parse::<Timestamp>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn every_day_round_trips() {
+        // Every day from 1970 to 2500 and the last days before 10000.
+        let last = Timestamp::MAX.0 / MS_PER_DAY;
+        for day in (0..194_000).chain(last - 1000..=last) {
+            let t = Timestamp(day * MS_PER_DAY + 45_296_789);
+            assert_eq!(t.to_string().parse::<Timestamp>(), Ok(t));
+        }
+    }
+
+    #[test]
+    fn kind_tokens() {
+        assert_eq!(RecordKind::Ingest.as_str(), "ingest");
+        assert_eq!("ingest".parse::<RecordKind>(), Ok(RecordKind::Ingest));
+        assert!("Ingest".parse::<RecordKind>().is_err());
+        assert!("".parse::<RecordKind>().is_err());
+    }
+
+    #[test]
+    fn field_rules() {
+        assert!(validate_archive_id("a").is_ok());
+        assert!(validate_archive_id(&"a".repeat(128)).is_ok());
+        assert!(validate_archive_id(&"a".repeat(129)).is_err());
+        assert!(validate_archive_id("").is_err());
+        assert!(validate_archive_id("a b").is_err());
+        assert!(validate_archive_id("a/b").is_err());
+        assert!(validate_archive_id("é").is_err());
+        assert!(validate_actor("cn=Émilie Dupré").is_ok());
+        assert!(validate_actor(&"é".repeat(128)).is_ok());
+        assert!(validate_actor(&"é".repeat(129)).is_err());
+        assert!(validate_actor("").is_err());
+        assert!(validate_actor("a\tb").is_err());
+        assert!(validate_actor("a\u{85}b").is_err());
+        assert!(validate_actor(" a").is_err());
+        assert!(validate_actor("a ").is_err());
+    }
+}

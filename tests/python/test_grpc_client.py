@@ -1,0 +1,100 @@
+"""minutierd driven by Python's grpcio, an implementation independent of ours."""
+import hashlib
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from minutier.v1 import archive_pb2 as pb
+from minutier.v1 import archive_pb2_grpc as rpc
+
+BIN = Path(__file__).resolve().parents[2] / "target" / "release"
+
+
+@pytest.fixture()
+def daemon(tmp_path):
+    proc = subprocess.Popen(
+        [BIN / "minutierd", "--data-dir", tmp_path / "data", "--listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "RUST_LOG": "warn"})
+    key = addr = None
+    for line in proc.stdout:
+        if line.startswith("verifier key: "):
+            key = line.split(": ", 1)[1].strip()
+        if line.startswith("minutierd listening on "):
+            addr = line.split()[3]
+            break
+    assert addr, "minutierd did not start"
+    channel = grpc.insecure_channel(addr)
+    yield channel, key, tmp_path
+    channel.close()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+
+
+def chunks(header, content, size=100_000):
+    yield pb.IngestRequest(header=header)
+    for i in range(0, len(content), size):
+        yield pb.IngestRequest(chunk=content[i:i + size])
+
+
+def test_health_ingest_get_and_offline_verification(daemon):
+    channel, key, tmp = daemon
+    health = health_pb2_grpc.HealthStub(channel)
+    status = health.Check(health_pb2.HealthCheckRequest(service="minutier.v1.Archive"))
+    assert status.status == health_pb2.HealthCheckResponse.SERVING
+
+    stub = rpc.ArchiveStub(channel)
+    content = os.urandom(700_000)
+    digest = hashlib.sha256(content).hexdigest()
+    header = pb.IngestHeader(
+        metadata=pb.DocumentMetadata(title="Plan cadastral", originating_agency="MAIRIE-PY",
+                                     file_name="plan.pdf", media_type="application/pdf",
+                                     keywords=["cadastre"], start_date="1950-01-01"),
+        declared_sha256=digest)
+    receipt = stub.Ingest(chunks(header, content))
+    assert receipt.content_sha256 == digest
+    assert receipt.size == len(content)
+    assert receipt.seal.startswith("c2sp.org/tlog-proof@v1\n")
+
+    got = b"".join(r.chunk for r in stub.Get(pb.GetRequest(archive_id=receipt.archive_id)))
+    assert got == content
+    info = stub.GetMetadata(pb.GetMetadataRequest(archive_id=receipt.archive_id))
+    assert info.metadata.title == "Plan cadastral"
+    assert info.log_index == receipt.log_index
+
+    # The seal returned over gRPC verifies offline with the CLI.
+    doc, seal = tmp / "plan.pdf", tmp / "plan.tlog-proof"
+    doc.write_bytes(content)
+    seal.write_text(receipt.seal)
+    verified = subprocess.run([BIN / "minutier", "verify", doc, "--seal", seal, "--key", key],
+                              capture_output=True, text=True)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+    records = stub.GetRecords(pb.GetRecordsRequest(start=receipt.log_index, end=receipt.log_index + 1))
+    assert records.records[0].record.startswith(b"minutier/record/v1\n")
+    assert hashlib.sha256(content).hexdigest().encode() in records.records[0].record
+
+
+def test_refusals_carry_precise_status_codes(daemon):
+    channel, _, _ = daemon
+    stub = rpc.ArchiveStub(channel)
+    with pytest.raises(grpc.RpcError) as err:
+        stub.Ingest(iter([pb.IngestRequest(chunk=b"x"), pb.IngestRequest(header=pb.IngestHeader())]))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+    header = pb.IngestHeader(metadata=pb.DocumentMetadata(title="t"), declared_sha256="0" * 64)
+    with pytest.raises(grpc.RpcError) as err:
+        stub.Ingest(chunks(header, b"not what was declared"))
+    assert err.value.code() == grpc.StatusCode.DATA_LOSS
+
+    with pytest.raises(grpc.RpcError) as err:
+        stub.GetMetadata(pb.GetMetadataRequest(archive_id="0000000000000000000000000z"))
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+    # Still serving.
+    ok = stub.Ingest(chunks(pb.IngestHeader(metadata=pb.DocumentMetadata(title="ok")), b"fine"))
+    assert ok.size == 4

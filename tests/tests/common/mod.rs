@@ -1,0 +1,199 @@
+//! Starts the real binaries (`target/release/minutierd`, `minutier`) for
+//! end-to-end tests. Build them first: `cargo build --release --locked`.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Directory holding the built binaries (next to this test executable).
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps")
+        .to_owned();
+    for bin in ["minutierd", "minutier"] {
+        assert!(
+            dir.join(bin).is_file(),
+            "{} is missing: build the binaries first (cargo build --release --locked)",
+            dir.join(bin).display()
+        );
+    }
+    dir
+}
+
+/// A running `minutierd` on a free loopback port.
+pub struct Daemon {
+    child: Child,
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub verifier_key: String,
+    config: Option<PathBuf>,
+}
+
+impl Daemon {
+    /// Starts the daemon on `data_dir` with embedded defaults.
+    pub fn start(data_dir: &Path) -> Daemon {
+        Self::start_with(data_dir, None)
+    }
+
+    /// Starts the daemon with a TOML configuration file.
+    pub fn start_with(data_dir: &Path, config: Option<&Path>) -> Daemon {
+        let mut cmd = Command::new(bin_dir().join("minutierd"));
+        cmd.arg("--data-dir")
+            .arg(data_dir)
+            .arg("--listen")
+            .arg("127.0.0.1:0");
+        if let Some(c) = config {
+            cmd.arg("--config").arg(c);
+        }
+        let mut child = cmd
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start minutierd");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let (mut key, mut addr) = (None, None);
+        while addr.is_none() {
+            assert!(Instant::now() < deadline, "minutierd did not start in 30 s");
+            let line = match lines.next() {
+                Some(l) => l.unwrap(),
+                None => panic!("minutierd exited before listening: {:?}", child.wait()),
+            };
+            if let Some(k) = line.strip_prefix("verifier key: ") {
+                key = Some(k.to_owned());
+            }
+            if let Some(rest) = line.strip_prefix("minutierd listening on ") {
+                addr = Some(rest.split_whitespace().next().unwrap().parse().unwrap());
+            }
+        }
+        // Keep draining stdout so the daemon never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Daemon {
+            child,
+            addr: addr.unwrap(),
+            data_dir: data_dir.to_owned(),
+            verifier_key: key.expect("minutierd printed its verifier key"),
+            config: config.map(Path::to_owned),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops gracefully (SIGTERM) and waits.
+    pub fn stop(mut self) {
+        self.terminate();
+    }
+
+    fn terminate(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(
+                    status.success(),
+                    "minutierd exited uncleanly on SIGTERM: {status}"
+                );
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        panic!("minutierd did not stop within 20 s of SIGTERM");
+    }
+
+    /// Runs the CLI against this daemon.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        cli_env(args, &[("MINUTIER_SERVER", &self.url())])
+    }
+
+    /// Runs the CLI against this daemon and parses its `--json` output,
+    /// failing the test if the command failed.
+    pub fn cli_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.cli(&all);
+        assert!(
+            out.status.success(),
+            "minutier {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "minutier {args:?} printed invalid JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs the CLI with no server configured (offline commands).
+pub fn cli(args: &[&str]) -> Output {
+    cli_env(args, &[])
+}
+
+fn cli_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(bin_dir().join("minutier"));
+    cmd.args(args)
+        .env_remove("MINUTIER_SERVER")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run minutier")
+}
+
+/// Files under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Deterministic pseudo-random bytes (xorshift), incompressible.
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect()
+}
