@@ -85,13 +85,24 @@ enum Command {
     },
     /// Print the log's verifier key.
     Key,
-    /// Verify a file against its seal, offline (no server contact).
+    /// Verify documents against their seals, offline (no server contact):
+    /// one FILE with --seal, or files and folders with --seal-dir (laid out
+    /// as `ingest --seal-dir` wrote it).
     Verify {
-        /// The document to verify.
-        file: PathBuf,
-        /// Its seal (tlog-proof file).
-        #[arg(long, value_name = "SEAL")]
-        seal: PathBuf,
+        /// The document(s) to verify.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// The seal (tlog-proof file) of the single document given.
+        #[arg(
+            long,
+            value_name = "SEAL",
+            conflicts_with = "seal_dir",
+            required_unless_present = "seal_dir"
+        )]
+        seal: Option<PathBuf>,
+        /// A folder of seals written by `ingest --seal-dir`.
+        #[arg(long, value_name = "DIR")]
+        seal_dir: Option<PathBuf>,
         /// The log's verifier key, or a file containing it.
         #[arg(long, value_name = "VKEY")]
         key: String,
@@ -198,7 +209,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             retrieve::checkpoint(&server, json, output.as_deref()).await
         }
         Command::Key => retrieve::key(&server, json).await,
-        Command::Verify { file, seal, key } => audit::verify(json, &file, &seal, &key).await,
+        Command::Verify {
+            paths,
+            seal,
+            seal_dir,
+            key,
+        } => match (seal, seal_dir) {
+            (Some(seal), _) => match paths.as_slice() {
+                [file] => audit::verify(json, file, &seal, &key).await,
+                _ => Err(error::usage(
+                    "--seal goes with exactly one document; use --seal-dir for several",
+                )),
+            },
+            (None, Some(dir)) => audit::verify_tree(json, &paths, &dir, &key),
+            (None, None) => Err(error::usage("give --seal SEAL or --seal-dir DIR")),
+        },
         Command::Consistency { old, key } => {
             audit::consistency(&server, json, &old, key.as_deref()).await
         }

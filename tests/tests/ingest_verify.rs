@@ -146,8 +146,26 @@ fn a_thousand_documents_from_sixteen_clients_survive_a_restart_and_verify_offlin
     let listed = list_all(&daemon);
     assert_eq!(listed.len(), DOCUMENTS + 1);
 
-    // Every seal verifies offline (no server: MINUTIER_SERVER unset).
-    for doc in &documents {
+    // Every seal verifies offline (no server: MINUTIER_SERVER unset): the
+    // whole corpus against the seal folder in one run...
+    let mut args = vec!["--json", "verify"];
+    args.extend(dirs.iter().map(|d| d.to_str().unwrap()));
+    args.extend([
+        "--seal-dir",
+        seals.to_str().unwrap(),
+        "--key",
+        key_file.to_str().unwrap(),
+    ]);
+    let out = cli(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["verified"], DOCUMENTS);
+    // ...and one document at a time, as an auditor handed one file would.
+    for doc in documents.iter().step_by(10) {
         let path = doc["path"].as_str().unwrap();
         let seal = doc["seal_file"].as_str().unwrap();
         let out = cli(&[
@@ -165,6 +183,18 @@ fn a_thousand_documents_from_sixteen_clients_survive_a_restart_and_verify_offlin
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    // One altered document in the corpus is caught and named.
+    let victim = documents[123]["path"].as_str().unwrap();
+    let mut bytes = fs::read(victim).unwrap();
+    bytes.push(b'\n');
+    fs::write(victim, &bytes).unwrap();
+    let out = cli(&args);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["verified"], DOCUMENTS - 1);
+    assert_eq!(report["failed"][0]["path"], victim);
+    bytes.pop();
+    fs::write(victim, &bytes).unwrap();
 
     // Nothing was rewritten since the early checkpoint.
     let out = daemon.cli(&[

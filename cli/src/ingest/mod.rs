@@ -7,7 +7,7 @@
 
 mod media_type;
 mod upload;
-mod walk;
+pub(crate) mod walk;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
