@@ -148,8 +148,10 @@ pub struct IngestArgs {
     /// Write each seal into this directory, mirroring the input tree.
     #[arg(long, value_name = "DIR")]
     pub seal_dir: Option<PathBuf>,
-    /// Number of concurrent uploads.
-    #[arg(long, value_name = "N", default_value_t = 8,
+    /// Documents in flight at once. Many small documents in flight let the
+    /// daemon seal them together (one fsync and one checkpoint per batch);
+    /// large files are additionally limited to 4 at a time.
+    #[arg(long, value_name = "N", default_value_t = 64,
           value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
 }

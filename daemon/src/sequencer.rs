@@ -2,15 +2,17 @@
 //! commit.
 //!
 //! One thread owns the tree's right edge. It takes every document waiting
-//! (up to `max_batch`), appends their records, commits records, nodes and
-//! archives in one synced write, then signs a checkpoint of the new tree and
-//! stores it (synced) before answering anyone. While a batch is being
-//! written, the next one queues up, so the fsync cost is shared.
+//! (up to `max_batch`), appends their records, signs a checkpoint of the
+//! new tree, and commits records, nodes, archives and that checkpoint in
+//! one synced, atomic write. Only then is the checkpoint published and
+//! anyone answered. While a batch is being written the next one queues up,
+//! so one fsync serves a whole batch.
 //!
-//! Crash safety: the tree state is durable before a checkpoint over it is
-//! signed, so two inconsistent checkpoints can never be signed. A tree that
-//! outgrew its latest checkpoint (crash between the two writes) gets its
-//! checkpoint at the next start, before anything else.
+//! Crash safety: a checkpoint becomes visible (to readers, in replies, on
+//! disk) only together with the tree state it covers, in the same atomic
+//! write. A checkpoint signed for a batch whose write failed or was cut by
+//! a crash is dropped unseen, so no one can ever hold two inconsistent
+//! checkpoints.
 
 use std::sync::{Arc, RwLock};
 use std::thread;
@@ -118,7 +120,7 @@ impl Sequencer {
                 text: text.into(),
             }
         })));
-        let mut state = State {
+        let state = State {
             store,
             signer,
             clock,
@@ -129,19 +131,28 @@ impl Sequencer {
             max_batch,
         };
         let covered = state.published.read().unwrap().as_ref().map(|c| c.size);
-        if covered != Some(log.tree_size) {
-            if covered.is_some_and(|c| c > log.tree_size) {
-                return Err(Error::Storage(format!(
-                    "the latest checkpoint covers {} records but the index holds {}: the index was rolled back",
-                    covered.unwrap_or(0),
-                    log.tree_size
-                )));
+        match covered {
+            Some(size) if size == log.tree_size => {}
+            None if log.tree_size == 0 => {
+                // A new log: its first checkpoint is the empty tree's.
+                let checkpoint = state.sign(&state.frontier)?;
+                state.store.commit(CommitBatch {
+                    tree_size: 0,
+                    checkpoint: checkpoint.to_string(),
+                    ..Default::default()
+                })?;
+                state.publish(0, checkpoint);
             }
-            tracing::info!(
-                size = log.tree_size,
-                "signing the checkpoint missing after a restart"
-            );
-            state.sign_and_publish()?;
+            // Tree and checkpoint are written together, so they can only
+            // disagree if the index was damaged or rolled back.
+            _ => {
+                return Err(Error::Storage(format!(
+                    "the index holds {} records but its latest checkpoint covers {}: \
+                     the index is damaged or was rolled back; restore it from a replica",
+                    log.tree_size,
+                    covered.map_or("none".to_owned(), |c| c.to_string())
+                )))
+            }
         }
         let (tx, rx) = mpsc::channel(max_batch.max(1) * 2);
         let thread = thread::Builder::new()
@@ -220,53 +231,246 @@ impl State {
         }
         batch.tree_size = frontier.size();
 
+        let failed = |replies: Vec<(u64, Vec<u8>, oneshot::Sender<Result<Sequenced>>)>,
+                      e: &Error| {
+            for (_, _, reply) in replies {
+                let _ = reply.send(Err(Error::Storage(format!(
+                    "the document could not be sealed ({e}); nothing was recorded, send it again"
+                ))));
+            }
+        };
+        let checkpoint = match self.sign(&frontier) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "could not sign a checkpoint; the batch was not recorded");
+                return failed(replies, &e);
+            }
+        };
+        batch.checkpoint = checkpoint.to_string();
         if let Err(e) = self.store.commit(batch) {
             tracing::error!(error = %e, "could not commit a batch; nothing of it was acknowledged");
-            for (_, _, reply) in replies {
-                let _ = reply.send(Err(Error::Storage(e.to_string())));
-            }
-            return;
+            return failed(replies, &e);
         }
         self.frontier = frontier;
         self.last_time = time;
-
-        match self.sign_and_publish() {
-            Ok(checkpoint) => {
-                for (log_index, record, reply) in replies {
-                    let _ = reply.send(Ok(Sequenced {
-                        log_index,
-                        record,
-                        checkpoint: checkpoint.clone(),
-                    }));
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "records are durable but their checkpoint could not be signed");
-                for (_, _, reply) in replies {
-                    let _ = reply.send(Err(Error::Unavailable(format!(
-                        "the document is stored but its checkpoint could not be signed ({e}); retry later"
-                    ))));
-                }
-            }
+        let published = self.publish(self.frontier.size(), checkpoint);
+        for (log_index, record, reply) in replies {
+            let _ = reply.send(Ok(Sequenced {
+                log_index,
+                record,
+                checkpoint: published.clone(),
+            }));
         }
     }
 
-    /// Signs a checkpoint of the (already durable) tree, stores it, then
-    /// publishes it.
-    fn sign_and_publish(&mut self) -> Result<SignedCheckpoint> {
+    /// Signs a checkpoint of the tree whose right edge is `frontier`.
+    fn sign(&self, frontier: &Frontier) -> Result<Arc<str>> {
         let checkpoint = Checkpoint {
             origin: self.origin.clone(),
-            size: self.frontier.size(),
-            root: self.frontier.root(),
+            size: frontier.size(),
+            root: frontier.root(),
             extensions: Vec::new(),
         };
-        let text = checkpoint.sign(self.signer.as_ref())?;
-        self.store.put_checkpoint(checkpoint.size, &text)?;
-        let signed = SignedCheckpoint {
-            size: checkpoint.size,
-            text: text.into(),
-        };
+        Ok(checkpoint.sign(self.signer.as_ref())?.into())
+    }
+
+    /// Makes a durable checkpoint the one readers see.
+    fn publish(&self, size: u64, text: Arc<str>) -> SignedCheckpoint {
+        let signed = SignedCheckpoint { size, text };
         *self.published.write().unwrap() = Some(signed.clone());
-        Ok(signed)
+        signed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    use minutier_seal::checkpoint::Checkpoint;
+    use minutier_seal::note::{Ed25519Signer, VerifierKey};
+    use minutier_seal::verify::SealVerifier;
+
+    use super::*;
+    use crate::store::{ListFilter, LogState, MemoryStore};
+
+    struct FixedClock(AtomicU64);
+    impl Clock for FixedClock {
+        fn now_millis(&self) -> u64 {
+            self.0.load(Ordering::Relaxed)
+        }
+    }
+
+    /// A store whose commits can be made to fail, counting them.
+    #[derive(Default)]
+    struct FlakyStore {
+        inner: MemoryStore,
+        fail: AtomicBool,
+        commits: AtomicU64,
+    }
+    impl Store for FlakyStore {
+        fn log_state(&self) -> Result<LogState> {
+            self.inner.log_state()
+        }
+        fn set_origin(&self, origin: &str) -> Result<()> {
+            self.inner.set_origin(origin)
+        }
+        fn commit(&self, batch: CommitBatch) -> Result<()> {
+            if self.fail.load(Ordering::Relaxed) {
+                return Err(Error::Storage("disk on fire".into()));
+            }
+            self.commits.fetch_add(1, Ordering::Relaxed);
+            self.inner.commit(batch)
+        }
+        fn checkpoint(&self, size: u64) -> Result<Option<String>> {
+            self.inner.checkpoint(size)
+        }
+        fn node(&self, level: u8, index: u64) -> Result<Option<Hash>> {
+            self.inner.node(level, index)
+        }
+        fn records(&self, start: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>> {
+            self.inner.records(start, end)
+        }
+        fn archive(&self, id: &str) -> Result<Option<ArchiveEntry>> {
+            self.inner.archive(id)
+        }
+        fn list_archives(
+            &self,
+            a: Option<&str>,
+            l: usize,
+            f: &ListFilter,
+        ) -> Result<Vec<ArchiveEntry>> {
+            self.inner.list_archives(a, l, f)
+        }
+        fn inline_blob(&self, sha: &Hash) -> Result<Option<Vec<u8>>> {
+            self.inner.inline_blob(sha)
+        }
+        fn has_inline_blob(&self, sha: &Hash) -> Result<bool> {
+            self.inner.has_inline_blob(sha)
+        }
+    }
+
+    const ORIGIN: &str = "test.example/log";
+
+    fn setup(store: Arc<FlakyStore>, max_batch: usize) -> (Sequencer, Published, VerifierKey) {
+        let signer = Ed25519Signer::from_seed(ORIGIN, &[7; 32]).unwrap();
+        let key = VerifierKey::from_public_key(ORIGIN, signer.public_key()).unwrap();
+        let clock = Arc::new(FixedClock(AtomicU64::new(1_764_000_000_000)));
+        let (seq, published, _thread) =
+            Sequencer::start(store, Arc::new(signer), clock, max_batch).unwrap();
+        (seq, published, key)
+    }
+
+    fn doc(n: u8) -> NewArchive {
+        let content = vec![n; 10];
+        NewArchive {
+            archive_id: format!("doc{n}"),
+            metadata: Metadata {
+                title: format!("document {n}"),
+                ..Default::default()
+            },
+            content_sha256: hash::sha256(&content),
+            size: 10,
+            stored_size: 10,
+            blob: BlobLocation::Inline,
+            inline: Some(content),
+            actor: "tester".into(),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_documents_share_commits_and_every_seal_verifies() {
+        let store = Arc::new(FlakyStore::default());
+        let (seq, published, key) = setup(store.clone(), 64);
+        assert_eq!(
+            published.read().unwrap().as_ref().unwrap().size,
+            0,
+            "a new log starts with a checkpoint"
+        );
+        let commits_before = store.commits.load(Ordering::Relaxed);
+
+        let handles: Vec<_> = (0..100u8)
+            .map(|n| {
+                let seq = seq.clone();
+                tokio::spawn(async move { seq.submit(doc(n)).await })
+            })
+            .collect();
+        let mut indices = Vec::new();
+        let mut verifier = SealVerifier::new(key.clone());
+        for h in handles {
+            let s = h.await.unwrap().unwrap();
+            let proof = minutier_seal::tree::inclusion_proof(
+                &TreeReader(store.as_ref()),
+                s.log_index,
+                s.checkpoint.size,
+            )
+            .unwrap();
+            let seal = minutier_seal::proof::Seal {
+                record: s.record.clone(),
+                index: s.log_index,
+                proof,
+                checkpoint: s.checkpoint.text.to_string(),
+            };
+            let verified = verifier.verify(&seal.to_text()).unwrap();
+            assert_eq!(verified.record.kind, RecordKind::Ingest);
+            indices.push(s.log_index);
+        }
+        indices.sort();
+        assert_eq!(indices, (0..100).collect::<Vec<_>>());
+        let commits = store.commits.load(Ordering::Relaxed) - commits_before;
+        assert!(
+            commits < 100,
+            "100 concurrent documents took {commits} commits: no group commit"
+        );
+
+        let latest = published.read().unwrap().clone().unwrap();
+        assert_eq!(latest.size, 100);
+        let cp = Checkpoint::open(&latest.text, &key).unwrap();
+        assert_eq!(cp.size, 100);
+        assert_eq!(store.log_state().unwrap().checkpoint.unwrap().0, 100);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_commit_acknowledges_nothing_and_the_log_continues() {
+        let store = Arc::new(FlakyStore::default());
+        let (seq, published, key) = setup(store.clone(), 8);
+        seq.submit(doc(1)).await.unwrap();
+
+        store.fail.store(true, Ordering::Relaxed);
+        let err = seq.submit(doc(2)).await.unwrap_err();
+        assert!(matches!(err, Error::Storage(_)), "{err}");
+        assert_eq!(
+            published.read().unwrap().as_ref().unwrap().size,
+            1,
+            "nothing new was published"
+        );
+        assert_eq!(store.log_state().unwrap().tree_size, 1);
+
+        store.fail.store(false, Ordering::Relaxed);
+        let next = seq.submit(doc(3)).await.unwrap();
+        assert_eq!(
+            next.log_index, 1,
+            "the failed document left no hole in the log"
+        );
+        Checkpoint::open(&next.checkpoint.text, &key).unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_restarted_sequencer_continues_the_same_tree() {
+        let store = Arc::new(FlakyStore::default());
+        let (seq, published, key) = setup(store.clone(), 8);
+        for n in 0..5 {
+            seq.submit(doc(n)).await.unwrap();
+        }
+        let before = published.read().unwrap().clone().unwrap();
+        drop(seq);
+        let (seq, published, _) = setup(store.clone(), 8);
+        assert_eq!(published.read().unwrap().as_ref().unwrap().size, 5);
+        let after = seq.submit(doc(9)).await.unwrap();
+        assert_eq!(after.log_index, 5);
+        let proof =
+            minutier_seal::tree::consistency_proof(&TreeReader(store.as_ref()), 5, 6).unwrap();
+        SealVerifier::new(key)
+            .verify_consistency(&before.text, &after.checkpoint.text, &proof)
+            .unwrap();
     }
 }

@@ -10,7 +10,7 @@ use minutier_hw::{FileKeystore, KeyCustody};
 use minutier_proto::v1::archive_server::ArchiveServer;
 use minutier_seal::note::VerifierKey;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 
 use crate::archive::{ArchiveService, Limits};
 use crate::blobs::BlobStore;
@@ -155,6 +155,11 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(reflection)
         .add_service(archive)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        // Small request/response exchanges (one per document) must not wait
+        // for Nagle's algorithm: without NODELAY each costs ~40 ms.
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown,
+        )
         .await
 }

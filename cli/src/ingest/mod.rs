@@ -29,6 +29,11 @@ use crate::IngestArgs;
 use upload::Uploaded;
 use walk::InputFile;
 
+/// Files over this size count as large.
+const LARGE_FILE: u64 = 1 << 20;
+/// Most large files uploaded at once.
+const LARGE_IN_FLIGHT: usize = 4;
+
 /// One archived document in the `--json` output.
 #[derive(Debug, Serialize)]
 struct DocumentJson {
@@ -84,23 +89,34 @@ pub async fn run(server: &str, json: bool, args: IngestArgs) -> anyhow::Result<E
         let progress =
             (human && std::io::stderr().is_terminal()).then(|| progress_bar(&inputs.files));
 
+        let large_slots = Arc::new(tokio::sync::Semaphore::new(LARGE_IN_FLIGHT));
         let uploads = futures::stream::iter(inputs.files.iter().enumerate())
             .map(|(i, file)| {
                 let client = client.clone();
+                let large_slots = Arc::clone(&large_slots);
                 let verifier = Arc::clone(&verifier);
                 let metadata = metadata_for(&args, &file.path);
                 let progress = progress.clone();
                 let seal_dir = args.seal_dir.as_deref();
                 async move {
-                    let result = upload::upload(client, &file.path, metadata, verifier, progress)
-                        .await
-                        .and_then(|up| {
-                            let seal_file = match seal_dir {
-                                Some(dir) => Some(save_seal(dir, file, &up)?),
-                                None => None,
-                            };
-                            Ok((up, seal_file))
-                        });
+                    // Large files need bandwidth, not concurrency: a few at
+                    // a time keep both cores busy without piling up
+                    // buffers and compressors on the daemon.
+                    let _slot = if file.size > LARGE_FILE {
+                        Some(large_slots.acquire().await.expect("semaphore never closed"))
+                    } else {
+                        None
+                    };
+                    let result =
+                        upload::upload(client, &file.path, file.size, metadata, verifier, progress)
+                            .await
+                            .and_then(|up| {
+                                let seal_file = match seal_dir {
+                                    Some(dir) => Some(save_seal(dir, file, &up)?),
+                                    None => None,
+                                };
+                                Ok((up, seal_file))
+                            });
                     (i, result)
                 }
             })
@@ -211,10 +227,10 @@ fn save_seal(seal_dir: &Path, file: &InputFile, up: &Uploaded) -> anyhow::Result
         .open(&target)
     {
         Ok(mut out) => {
-            if let Err(e) = out
-                .write_all(up.seal.as_bytes())
-                .and_then(|()| out.sync_all())
-            {
+            // No fsync: a seal is derived data the daemon can always give
+            // again (`minutier seal ID`), and one fsync per small document
+            // would cost more than archiving it.
+            if let Err(e) = out.write_all(up.seal.as_bytes()) {
                 let _ = std::fs::remove_file(&target);
                 return Err(anyhow!(e))
                     .with_context(|| format!("cannot write {}", target.display()))

@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail, Context};
 use futures::Stream;
 use indicatif::ProgressBar;
 use minutier_proto::v1::ingest_request::Part;
-use minutier_proto::v1::{DocumentMetadata, IngestHeader, IngestRequest};
+use minutier_proto::v1::{DocumentMetadata, IngestHeader, IngestRequest, IngestResponse};
 use minutier_seal::verify::SealVerifier;
 use minutier_seal::Hash;
 use sha2::{Digest, Sha256};
@@ -41,14 +41,54 @@ struct Digest256 {
 
 /// Uploads `path` and verifies the returned seal end to end: the seal must
 /// be signed by the log's key and cover a record of exactly the bytes this
-/// function streamed.
+/// function read. `size_hint` is the size seen when walking.
 pub async fn upload(
     mut client: Client,
     path: &Path,
-    metadata: DocumentMetadata,
+    size_hint: u64,
+    mut metadata: DocumentMetadata,
     verifier: Arc<Mutex<SealVerifier>>,
     progress: Option<ProgressBar>,
 ) -> anyhow::Result<Uploaded> {
+    if size_hint <= CHUNK_SIZE as u64 {
+        // Small documents (most of an archive) are read in one blocking
+        // call and sent as one message with their digest declared, so the
+        // server checks it too.
+        let owned = path.to_owned();
+        let content = tokio::task::spawn_blocking(move || std::fs::read(owned))
+            .await
+            .context("reader thread failed")?
+            .context("cannot read")?;
+        if content.len() <= CHUNK_SIZE {
+            let digest = Digest256 {
+                sha256: Sha256::digest(&content).into(),
+                size: content.len() as u64,
+            };
+            let header = IngestRequest {
+                part: Some(Part::Header(IngestHeader {
+                    metadata: Some(std::mem::take(&mut metadata)),
+                    declared_sha256: hex::encode(digest.sha256),
+                })),
+            };
+            let mut messages = vec![header];
+            if !content.is_empty() {
+                messages.push(IngestRequest {
+                    part: Some(Part::Chunk(content)),
+                });
+            }
+            let response = client
+                .ingest(futures::stream::iter(messages))
+                .await
+                .map_err(Rpc)?
+                .into_inner();
+            if let Some(bar) = &progress {
+                bar.inc(digest.size);
+            }
+            return check_receipt(response, digest, &verifier);
+        }
+        // The file grew since it was walked: stream it like a large one.
+    }
+
     let file = tokio::fs::File::open(path).await.context("cannot open")?;
     let header = IngestRequest {
         part: Some(Part::Header(IngestHeader {
@@ -78,7 +118,16 @@ pub async fn upload(
     let Some(digest) = digest else {
         bail!("the server answered before the whole file was sent");
     };
+    check_receipt(response, digest, &verifier)
+}
 
+/// Checks the server's receipt against what this client sent: the seal
+/// verifies under the log's key and covers exactly these bytes.
+fn check_receipt(
+    response: IngestResponse,
+    digest: Digest256,
+    verifier: &Mutex<SealVerifier>,
+) -> anyhow::Result<Uploaded> {
     let verified = verifier
         .lock()
         .map_err(|_| anyhow!("seal verifier unusable after a panic"))?

@@ -38,9 +38,9 @@ fn conformance(store: &dyn Store) {
         ],
         inline_blobs: vec![([9; 32], b"abc".to_vec())],
         tree_size: 2,
+        checkpoint: "checkpoint two\n".into(),
     };
     store.commit(batch).unwrap();
-    store.put_checkpoint(2, "checkpoint two\n").unwrap();
 
     let state = store.log_state().unwrap();
     assert_eq!(state.origin.as_deref(), Some("example.org/log"));
@@ -99,8 +99,22 @@ fn conformance(store: &dyn Store) {
     assert!(store.has_inline_blob(&[9; 32]).unwrap());
     assert!(!store.has_inline_blob(&[8; 32]).unwrap());
 
-    store.put_checkpoint(3, "checkpoint three\n").unwrap();
-    assert_eq!(store.log_state().unwrap().checkpoint.unwrap().0, 3);
+    store
+        .commit(CommitBatch {
+            records: vec![(2, b"r2".to_vec())],
+            nodes: vec![(0, 2, [4; 32])],
+            tree_size: 3,
+            checkpoint: "checkpoint three\n".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let state = store.log_state().unwrap();
+    assert_eq!(state.tree_size, 3);
+    assert_eq!(state.checkpoint.unwrap().0, 3);
+    assert_eq!(
+        store.checkpoint(2).unwrap().as_deref(),
+        Some("checkpoint two\n")
+    );
 }
 
 #[test]
@@ -117,7 +131,7 @@ fn rocks_store_conforms_and_persists() {
     }
     let reopened = RocksStore::open(dir.path()).unwrap();
     let state = reopened.log_state().unwrap();
-    assert_eq!(state.tree_size, 2);
+    assert_eq!(state.tree_size, 3);
     assert_eq!(state.checkpoint.unwrap().0, 3);
     assert_eq!(
         reopened.archive("a").unwrap().unwrap().metadata.title,

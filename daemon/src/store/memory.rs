@@ -51,13 +51,10 @@ impl Store for MemoryStore {
         }
         inner.blobs.extend(batch.inline_blobs);
         inner.state.tree_size = batch.tree_size;
-        Ok(())
-    }
-
-    fn put_checkpoint(&self, size: u64, text: &str) -> Result<()> {
-        let mut inner = self.0.write().unwrap();
-        inner.checkpoints.insert(size, text.to_owned());
-        inner.state.checkpoint = Some((size, text.to_owned()));
+        inner
+            .checkpoints
+            .insert(batch.tree_size, batch.checkpoint.clone());
+        inner.state.checkpoint = Some((batch.tree_size, batch.checkpoint));
         Ok(())
     }
 

@@ -33,6 +33,9 @@ pub struct CommitBatch {
     pub inline_blobs: Vec<(Hash, Vec<u8>)>,
     /// The tree size once this batch is applied.
     pub tree_size: u64,
+    /// The signed checkpoint of that tree, stored with it and made the
+    /// latest in the same atomic write.
+    pub checkpoint: String,
 }
 
 /// What survives a restart about the log itself.
@@ -71,10 +74,9 @@ pub trait Store: Send + Sync + 'static {
     fn log_state(&self) -> Result<LogState>;
     /// Records the log's origin (first start only).
     fn set_origin(&self, origin: &str) -> Result<()>;
-    /// Applies one batch atomically and durably: all of it or none.
+    /// Applies one batch, its checkpoint included, atomically and durably:
+    /// all of it or none.
     fn commit(&self, batch: CommitBatch) -> Result<()>;
-    /// Stores a signed checkpoint and makes it the latest, durably.
-    fn put_checkpoint(&self, size: u64, text: &str) -> Result<()>;
     /// The checkpoint signed at exactly this size, if any.
     fn checkpoint(&self, size: u64) -> Result<Option<String>>;
     /// Hash of a perfect subtree (see [`NodeReader`]).

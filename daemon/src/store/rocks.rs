@@ -144,14 +144,10 @@ impl Store for RocksStore {
         for (sha, content) in &batch.inline_blobs {
             b.put_cf(blobs, sha, content);
         }
-        b.put(META_TREE_SIZE, batch.tree_size.to_be_bytes());
-        self.write_synced(b)
-    }
-
-    fn put_checkpoint(&self, size: u64, text: &str) -> Result<()> {
-        let mut b = WriteBatch::default();
-        b.put_cf(self.cf(CF_CHECKPOINTS), size.to_be_bytes(), text.as_bytes());
-        b.put(META_CHECKPOINT, size.to_be_bytes());
+        let size = batch.tree_size.to_be_bytes();
+        b.put(META_TREE_SIZE, size);
+        b.put_cf(self.cf(CF_CHECKPOINTS), size, batch.checkpoint.as_bytes());
+        b.put(META_CHECKPOINT, size);
         self.write_synced(b)
     }
 
