@@ -1,7 +1,9 @@
 //! [`Store`] on RocksDB: one column family per kind of data, every write a
 //! single synced `WriteBatch`.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
 
 use minutier_seal::Hash;
 use rocksdb::{
@@ -26,6 +28,55 @@ const META_CHECKPOINT: &[u8] = b"checkpoint-size";
 /// The RocksDB-backed index.
 pub struct RocksStore {
     db: DB,
+    nodes: NodeCache,
+}
+
+/// Tree nodes never change once written, and every proof reads the ones
+/// near the tree's right edge: keep the recent ones in memory.
+///
+/// Two generations: lookups check both, inserts go to the young one; when
+/// it is full, it becomes the old one and the old one is dropped. A node
+/// read from the old generation is promoted, so hot nodes survive.
+struct NodeCache {
+    generations: Mutex<(HashMap<(u8, u64), Hash>, HashMap<(u8, u64), Hash>)>,
+}
+
+const NODE_CACHE_GENERATION: usize = 1 << 17;
+
+impl NodeCache {
+    fn new() -> Self {
+        NodeCache {
+            generations: Mutex::new((HashMap::new(), HashMap::new())),
+        }
+    }
+
+    fn get(&self, key: (u8, u64)) -> Option<Hash> {
+        let mut g = self.generations.lock().unwrap();
+        if let Some(h) = g.0.get(&key) {
+            return Some(*h);
+        }
+        let h = *g.1.get(&key)?;
+        Self::insert_locked(&mut g, key, h);
+        Some(h)
+    }
+
+    fn insert(&self, nodes: impl IntoIterator<Item = ((u8, u64), Hash)>) {
+        let mut g = self.generations.lock().unwrap();
+        for (key, h) in nodes {
+            Self::insert_locked(&mut g, key, h);
+        }
+    }
+
+    fn insert_locked(
+        g: &mut (HashMap<(u8, u64), Hash>, HashMap<(u8, u64), Hash>),
+        key: (u8, u64),
+        h: Hash,
+    ) {
+        if g.0.len() >= NODE_CACHE_GENERATION {
+            g.1 = std::mem::take(&mut g.0);
+        }
+        g.0.insert(key, h);
+    }
 }
 
 fn node_key(level: u8, index: u64) -> [u8; 9] {
@@ -53,15 +104,23 @@ impl RocksStore {
 
         let cf = |name: &str, compressed: bool, point_lookups: bool| {
             let mut o = Options::default();
-            o.set_compression_type(if compressed {
-                DBCompressionType::Zstd
+            if compressed {
+                // LZ4 where data is written while ingesting (flushes, upper
+                // levels), zstd where it settles: ingest stays cheap, and
+                // what is kept for decades is compressed well.
+                o.set_compression_type(DBCompressionType::Lz4);
+                o.set_bottommost_compression_type(DBCompressionType::Zstd);
             } else {
-                DBCompressionType::None
-            });
+                o.set_compression_type(DBCompressionType::None);
+            }
             if point_lookups {
                 let mut table = BlockBasedOptions::default();
                 table.set_bloom_filter(10.0, false);
                 o.set_block_based_table_factory(&table);
+                // "Is this content already stored?" is asked of every new
+                // document; let the memtable answer "no" without a search.
+                o.set_memtable_whole_key_filtering(true);
+                o.set_memtable_prefix_bloom_ratio(0.05);
             }
             ColumnFamilyDescriptor::new(name, o)
         };
@@ -74,7 +133,10 @@ impl RocksStore {
             cf(CF_BLOBS, true, true),
         ];
         let db = DB::open_cf_descriptors(&db_opts, path, cfs)?;
-        Ok(RocksStore { db })
+        Ok(RocksStore {
+            db,
+            nodes: NodeCache::new(),
+        })
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
@@ -148,7 +210,11 @@ impl Store for RocksStore {
         b.put(META_TREE_SIZE, size);
         b.put_cf(self.cf(CF_CHECKPOINTS), size, batch.checkpoint.as_bytes());
         b.put(META_CHECKPOINT, size);
-        self.write_synced(b)
+        self.write_synced(b)?;
+        // Only once durable: the cache never holds what the disk does not.
+        self.nodes
+            .insert(batch.nodes.iter().map(|(l, i, h)| ((*l, *i), *h)));
+        Ok(())
     }
 
     fn checkpoint(&self, size: u64) -> Result<Option<String>> {
@@ -162,15 +228,18 @@ impl Store for RocksStore {
     }
 
     fn node(&self, level: u8, index: u64) -> Result<Option<Hash>> {
-        match self
-            .db
-            .get_pinned_cf(self.cf(CF_NODES), node_key(level, index))?
-        {
-            Some(v) => Ok(Some(v.as_ref().try_into().map_err(|_| {
-                Error::Storage(format!("corrupt tree node (level {level}, index {index})"))
-            })?)),
-            None => Ok(None),
+        if let Some(h) = self.nodes.get((level, index)) {
+            return Ok(Some(h));
         }
+        let key = node_key(level, index);
+        let Some(value) = self.db.get_pinned_cf(self.cf(CF_NODES), key)? else {
+            return Ok(None);
+        };
+        let h: Hash = value.as_ref().try_into().map_err(|_| {
+            Error::Storage(format!("corrupt tree node (level {level}, index {index})"))
+        })?;
+        self.nodes.insert([((level, index), h)]);
+        Ok(Some(h))
     }
 
     fn records(&self, start: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>> {
