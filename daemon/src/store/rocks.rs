@@ -38,8 +38,11 @@ pub struct RocksStore {
 /// it is full, it becomes the old one and the old one is dropped. A node
 /// read from the old generation is promoted, so hot nodes survive.
 struct NodeCache {
-    generations: Mutex<(HashMap<(u8, u64), Hash>, HashMap<(u8, u64), Hash>)>,
+    generations: Mutex<Generations>,
 }
+
+/// (young, old) maps of (level, index) to node hash.
+type Generations = (HashMap<(u8, u64), Hash>, HashMap<(u8, u64), Hash>);
 
 const NODE_CACHE_GENERATION: usize = 1 << 17;
 
@@ -67,11 +70,7 @@ impl NodeCache {
         }
     }
 
-    fn insert_locked(
-        g: &mut (HashMap<(u8, u64), Hash>, HashMap<(u8, u64), Hash>),
-        key: (u8, u64),
-        h: Hash,
-    ) {
+    fn insert_locked(g: &mut Generations, key: (u8, u64), h: Hash) {
         if g.0.len() >= NODE_CACHE_GENERATION {
             g.1 = std::mem::take(&mut g.0);
         }
