@@ -86,6 +86,16 @@ impl Daemon {
         }
     }
 
+    /// Peak resident memory of the daemon so far, in KiB (VmHWM).
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in /proc/<pid>/status")
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
