@@ -144,16 +144,26 @@ pub async fn serve(
     health_reporter
         .set_serving::<ArchiveServer<ArchiveGrpc>>()
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(minutier_proto::FILE_DESCRIPTOR_SET)
+    // Reflection in both versions: v1, and v1alpha that many tools
+    // (grpcurl's fallback, Python's grpcio-reflection) still speak.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(minutier_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection()
         .build_v1()
-        .expect("the embedded descriptor set is valid");
+        .expect("the embedded descriptor sets are valid");
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .expect("the embedded descriptor sets are valid");
     let archive = ArchiveServer::new(ArchiveGrpc::new(service))
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE);
     tonic::transport::Server::builder()
         .add_service(health_service)
-        .add_service(reflection)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
         .add_service(archive)
         // Small request/response exchanges (one per document) must not wait
         // for Nagle's algorithm: without NODELAY each costs ~40 ms.

@@ -98,3 +98,19 @@ def test_refusals_carry_precise_status_codes(daemon):
     # Still serving.
     ok = stub.Ingest(chunks(pb.IngestHeader(metadata=pb.DocumentMetadata(title="ok")), b"fine"))
     assert ok.size == 4
+
+
+def test_reflection_describes_the_api(daemon):
+    from google.protobuf.descriptor_pool import DescriptorPool
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+        ProtoReflectionDescriptorDatabase,
+    )
+
+    channel, _, _ = daemon
+    db = ProtoReflectionDescriptorDatabase(channel)
+    services = set(db.get_services())
+    assert {"minutier.v1.Archive", "grpc.health.v1.Health"} <= services
+    pool = DescriptorPool(db)
+    ingest = pool.FindServiceByName("minutier.v1.Archive").FindMethodByName("Ingest")
+    assert ingest.client_streaming and not ingest.server_streaming
+    assert ingest.input_type.full_name == "minutier.v1.IngestRequest"
