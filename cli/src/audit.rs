@@ -14,7 +14,7 @@ use minutier_seal::Hash;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::client::{self, connect};
+use crate::client::{self, connect, Target};
 use crate::error::{rpc, usage};
 use crate::ingest::walk;
 use crate::output::print_json;
@@ -257,7 +257,7 @@ struct ConsistencyJson {
 /// Checks that the server's current log extends the one `old` describes:
 /// nothing recorded then was changed or removed since.
 pub async fn consistency(
-    server: &str,
+    server: &Target,
     json: bool,
     old: &Path,
     key: Option<&str>,

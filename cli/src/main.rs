@@ -5,6 +5,7 @@
 //! a failed verification, a document that could not be archived), 2 usage
 //! error (bad arguments, missing input files, unreadable key).
 
+mod admin;
 mod audit;
 mod client;
 mod error;
@@ -22,15 +23,20 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "minutier", version, about, propagate_version = true)]
 struct Cli {
-    /// Address of minutierd's gRPC endpoint.
-    #[arg(
-        long,
-        global = true,
-        env = "MINUTIER_SERVER",
-        default_value = client::DEFAULT_SERVER,
-        value_name = "URL"
-    )]
-    server: String,
+    /// Address of minutierd's gRPC endpoint [default: from the credential
+    /// bundle or the data directory, else https://127.0.0.1:7370].
+    #[arg(long, global = true, env = "MINUTIER_SERVER", value_name = "URL")]
+    server: Option<String>,
+
+    /// Credential bundle (certificate, key, CA) from `minutier admin issue`
+    /// [default: on the appliance, the administrator's in the data directory].
+    #[arg(long, global = true, env = "MINUTIER_CREDENTIALS", value_name = "FILE")]
+    credentials: Option<PathBuf>,
+
+    /// The daemon's data directory, on the appliance itself: gives its
+    /// address and the administrator's credential.
+    #[arg(long, global = true, env = "MINUTIER_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
 
     /// Print one JSON document on stdout instead of human-readable text.
     #[arg(long, global = true)]
@@ -107,6 +113,11 @@ enum Command {
         #[arg(long, value_name = "VKEY")]
         key: String,
     },
+    /// Administration: credentials and status (admin role).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Show who the daemon takes you for (your credential's identity).
+    Whoami,
     /// Check that the server's log is an extension of an older checkpoint.
     Consistency {
         /// A checkpoint saved earlier (e.g. by `minutier checkpoint -o`).
@@ -116,6 +127,45 @@ enum Command {
         #[arg(long, value_name = "VKEY")]
         key: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Issue a credential bundle (certificate, key, CA) for a person or system.
+    Issue {
+        /// The holder's name, e.g. "Marie Dupont".
+        #[arg(long)]
+        name: String,
+        /// archivist, dms, auditor, controller or admin.
+        #[arg(long)]
+        role: String,
+        /// Originating agency code (dms credentials only).
+        #[arg(long, value_name = "CODE")]
+        agency: Option<String>,
+        /// Validity in days [default: 730].
+        #[arg(
+            long,
+            value_name = "DAYS",
+            default_value_t = 0,
+            hide_default_value = true
+        )]
+        validity_days: u32,
+        /// Where to write the bundle (created 0600; never overwritten).
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Revoke every live credential of NAME, at once, without restart.
+    Revoke {
+        /// The holder's name as issued.
+        name: String,
+        /// Only the credential with this serial.
+        #[arg(long)]
+        serial: Option<String>,
+    },
+    /// List every credential issued, live and revoked.
+    List,
+    /// The appliance's status: log size, credentials, refusals.
+    Status,
 }
 
 /// Options of `minutier ingest`.
@@ -195,22 +245,27 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let server = cli.server;
+    let server = client::Target {
+        server: cli.server,
+        credentials: cli.credentials,
+        data_dir: cli.data_dir,
+    };
+    let server = &server;
     let json = cli.json;
     match cli.command {
-        Command::Ingest(args) => ingest::run(&server, json, args).await,
-        Command::Get { id, output } => retrieve::get(&server, json, &id, &output).await,
-        Command::Show { id } => retrieve::show(&server, json, &id).await,
+        Command::Ingest(args) => ingest::run(server, json, args).await,
+        Command::Get { id, output } => retrieve::get(server, json, &id, &output).await,
+        Command::Show { id } => retrieve::show(server, json, &id).await,
         Command::List {
             agency,
             title,
             limit,
-        } => retrieve::list(&server, json, agency, title, limit).await,
-        Command::Seal { id, output } => retrieve::seal(&server, json, &id, output.as_deref()).await,
+        } => retrieve::list(server, json, agency, title, limit).await,
+        Command::Seal { id, output } => retrieve::seal(server, json, &id, output.as_deref()).await,
         Command::Checkpoint { output } => {
-            retrieve::checkpoint(&server, json, output.as_deref()).await
+            retrieve::checkpoint(server, json, output.as_deref()).await
         }
-        Command::Key => retrieve::key(&server, json).await,
+        Command::Key => retrieve::key(server, json).await,
         Command::Verify {
             paths,
             seal,
@@ -226,8 +281,34 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             (None, Some(dir)) => audit::verify_tree(json, &paths, &dir, &key),
             (None, None) => Err(error::usage("give --seal SEAL or --seal-dir DIR")),
         },
+        Command::Admin(command) => match command {
+            AdminCommand::Issue {
+                name,
+                role,
+                agency,
+                validity_days,
+                output,
+            } => {
+                admin::issue(
+                    server,
+                    json,
+                    &name,
+                    &role,
+                    agency.as_deref(),
+                    validity_days,
+                    &output,
+                )
+                .await
+            }
+            AdminCommand::Revoke { name, serial } => {
+                admin::revoke(server, json, &name, serial.as_deref()).await
+            }
+            AdminCommand::List => admin::list(server, json).await,
+            AdminCommand::Status => admin::status(server, json).await,
+        },
+        Command::Whoami => admin::whoami(server, json).await,
         Command::Consistency { old, key } => {
-            audit::consistency(&server, json, &old, key.as_deref()).await
+            audit::consistency(server, json, &old, key.as_deref()).await
         }
     }
 }

@@ -14,7 +14,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use crate::client::{self, connect};
+use crate::client::{self, connect, Target};
 use crate::error::{rpc, usage};
 use crate::output::{human_bytes, print_json, write_text};
 
@@ -23,7 +23,7 @@ const MAX_PAGE_SIZE: u64 = 1000;
 
 // ---------------------------------------------------------------- get
 
-pub async fn get(server: &str, json: bool, id: &str, output: &Path) -> anyhow::Result<ExitCode> {
+pub async fn get(server: &Target, json: bool, id: &str, output: &Path) -> anyhow::Result<ExitCode> {
     let to_stdout = output == Path::new("-");
     if to_stdout && json {
         return Err(usage(
@@ -212,7 +212,7 @@ impl From<DocumentMetadata> for MetadataJson {
     }
 }
 
-pub async fn show(server: &str, json: bool, id: &str) -> anyhow::Result<ExitCode> {
+pub async fn show(server: &Target, json: bool, id: &str) -> anyhow::Result<ExitCode> {
     let mut client = connect(server).await?;
     let info = rpc(client
         .get_metadata(GetMetadataRequest {
@@ -287,7 +287,7 @@ fn one_line(s: &str) -> String {
 }
 
 pub async fn list(
-    server: &str,
+    server: &Target,
     json: bool,
     agency: Option<String>,
     title: Option<String>,
@@ -377,7 +377,7 @@ fn format_table(archives: &[ArchiveInfo]) -> String {
 // ---------------------------------------------------------------- seal / checkpoint / key
 
 pub async fn seal(
-    server: &str,
+    server: &Target,
     json: bool,
     id: &str,
     output: Option<&Path>,
@@ -420,7 +420,7 @@ pub async fn seal(
 }
 
 pub async fn checkpoint(
-    server: &str,
+    server: &Target,
     json: bool,
     output: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
@@ -457,7 +457,7 @@ pub async fn checkpoint(
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn key(server: &str, json: bool) -> anyhow::Result<ExitCode> {
+pub async fn key(server: &Target, json: bool) -> anyhow::Result<ExitCode> {
     let mut client = connect(server).await?;
     let latest = client::latest_checkpoint(&mut client).await?;
     if json {

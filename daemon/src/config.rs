@@ -29,6 +29,10 @@ pub struct Config {
     pub compression_level: i32,
     /// Most documents sealed under one checkpoint.
     pub max_batch: usize,
+    /// Names (DNS names or IP addresses) in the server's TLS certificate;
+    /// clients must connect with one of them. Default: localhost, the
+    /// loopback addresses and this machine's host name.
+    pub server_names: Vec<String>,
 }
 
 impl Default for Config {
@@ -41,6 +45,7 @@ impl Default for Config {
             inline_threshold: 64 << 10,
             compression_level: 3,
             max_batch: 1024,
+            server_names: default_server_names(),
         }
     }
 }
@@ -64,8 +69,29 @@ impl Config {
         if !(1..=19).contains(&self.compression_level) {
             return Err("compression_level must be between 1 and 19".into());
         }
+        if self.server_names.is_empty() {
+            return Err("server_names must name at least one host name or address".into());
+        }
         Ok(())
     }
+}
+
+/// The machine's host name, when it has a usable one.
+pub fn host_name() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b))
+        })
+}
+
+fn default_server_names() -> Vec<String> {
+    let mut names: Vec<String> = ["localhost", "127.0.0.1", "::1"].map(String::from).into();
+    names.extend(host_name().filter(|h| h != "localhost"));
+    names
 }
 
 /// `/var/lib/minutier` for the appliance's service user (root or a system

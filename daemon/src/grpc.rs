@@ -13,9 +13,12 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::admin::{AdminService, Validity};
 use crate::archive::{ArchiveService, NewDocument};
+use crate::auth::{Action, Authenticator, Credential, Identity, Role};
 use crate::error::Error;
 use crate::model::{parse_declared_sha256, ArchiveEntry, Metadata};
+use crate::sequencer::{Clock, SystemClock};
 use crate::store::ListFilter;
 
 /// Largest gRPC message accepted (an ingest chunk is typically 256 KiB).
@@ -41,20 +44,44 @@ impl From<Error> for Status {
 /// The `minutier.v1.Archive` service.
 pub struct ArchiveGrpc {
     service: Arc<ArchiveService>,
+    auth: Arc<Authenticator>,
 }
 
 impl ArchiveGrpc {
-    pub fn new(service: Arc<ArchiveService>) -> Self {
-        ArchiveGrpc { service }
+    pub fn new(service: Arc<ArchiveService>, auth: Arc<Authenticator>) -> Self {
+        ArchiveGrpc { service, auth }
+    }
+
+    /// The caller, if its certificate and role allow `action`.
+    fn caller<T>(&self, request: &Request<T>, action: Action) -> Result<Identity, Status> {
+        authorize(&self.auth, request, action)
+    }
+
+    /// Refuses a `dms` touching another agency's archive.
+    fn check_agency(
+        &self,
+        who: &Identity,
+        action: Action,
+        entry: &ArchiveEntry,
+    ) -> Result<(), Status> {
+        self.auth
+            .check_agency(who, action, &entry.metadata.originating_agency)
     }
 }
 
-/// Who is calling. Until client certificates exist, the peer address is all
-/// the daemon knows, and the record says so.
-fn actor<T>(request: &Request<T>) -> String {
-    match request.remote_addr() {
-        Some(addr) => format!("unauthenticated@{}", addr.ip()),
-        None => "unauthenticated@local".to_owned(),
+fn authorize<T>(
+    auth: &Authenticator,
+    request: &Request<T>,
+    action: Action,
+) -> Result<Identity, Status> {
+    let certs = request.peer_certs();
+    auth.authorize(certs.as_deref().map(Vec::as_slice), action)
+}
+
+/// Reads of content by roles whose reads are journaled.
+fn log_access(who: &Identity, archive_id: &str, what: &str) {
+    if matches!(who.role, Role::Auditor | Role::Controller) {
+        tracing::info!(target: "minutier::access", who = %who.actor(), archive = archive_id, what, "access");
     }
 }
 
@@ -127,7 +154,7 @@ impl Archive for ArchiveGrpc {
         &self,
         request: Request<Streaming<pb::IngestRequest>>,
     ) -> Result<Response<pb::IngestResponse>, Status> {
-        let actor = actor(&request);
+        let who = self.caller(&request, Action::Ingest)?;
         let mut stream = request.into_inner();
         let header = match stream.message().await? {
             None => {
@@ -155,10 +182,18 @@ impl Archive for ArchiveGrpc {
             "" => None,
             s => Some(parse_declared_sha256(s)?),
         };
+        let mut metadata = metadata_from_wire(header.metadata)?;
+        if who.role == Role::Dms && metadata.originating_agency.is_empty() {
+            // A DMS deposits for its own agency; say so in the metadata.
+            metadata.originating_agency = who.agency.clone().unwrap_or_default();
+        }
+        self.auth
+            .check_agency(&who, Action::Ingest, &metadata.originating_agency)?;
         let doc = NewDocument {
-            metadata: metadata_from_wire(header.metadata)?,
+            metadata,
             declared_sha256,
         };
+        let actor = who.actor();
         let chunks = stream.map(|message| match message {
             Ok(pb::IngestRequest {
                 part: Some(Part::Chunk(c)),
@@ -200,8 +235,11 @@ impl Archive for ArchiveGrpc {
         &self,
         request: Request<pb::GetRequest>,
     ) -> Result<Response<Self::GetStream>, Status> {
+        let who = self.caller(&request, Action::ReadContent)?;
         let id = archive_id(&request.get_ref().archive_id)?.to_owned();
         let mut reader = self.service.open_content(&id)?;
+        self.check_agency(&who, Action::ReadContent, reader.entry())?;
+        log_access(&who, &id, "content");
         let (tx, rx) = mpsc::channel(4);
         tokio::task::spawn_blocking(move || loop {
             let item = match reader.next_chunk() {
@@ -224,15 +262,27 @@ impl Archive for ArchiveGrpc {
         &self,
         request: Request<pb::GetMetadataRequest>,
     ) -> Result<Response<pb::ArchiveInfo>, Status> {
+        let who = self.caller(&request, Action::ReadMetadata)?;
         let id = archive_id(&request.get_ref().archive_id)?;
-        Ok(Response::new(archive_to_wire(&self.service.archive(id)?)))
+        let entry = self.service.archive(id)?;
+        self.check_agency(&who, Action::ReadMetadata, &entry)?;
+        log_access(&who, id, "metadata");
+        Ok(Response::new(archive_to_wire(&entry)))
     }
 
     async fn list(
         &self,
         request: Request<pb::ListRequest>,
     ) -> Result<Response<pb::ListResponse>, Status> {
-        let r = request.into_inner();
+        let who = self.caller(&request, Action::List)?;
+        let mut r = request.into_inner();
+        if who.role == Role::Dms {
+            if !r.originating_agency.is_empty() {
+                self.auth
+                    .check_agency(&who, Action::List, &r.originating_agency)?;
+            }
+            r.originating_agency = who.agency.clone().unwrap_or_default();
+        }
         if r.page_size > 1000 {
             return Err(Status::invalid_argument(format!(
                 "page_size {} is over the maximum of 1000",
@@ -267,7 +317,11 @@ impl Archive for ArchiveGrpc {
         &self,
         request: Request<pb::GetSealRequest>,
     ) -> Result<Response<pb::GetSealResponse>, Status> {
+        let who = self.caller(&request, Action::ReadSeal)?;
         let id = archive_id(&request.get_ref().archive_id)?;
+        if who.role == Role::Dms {
+            self.check_agency(&who, Action::ReadSeal, &self.service.archive(id)?)?;
+        }
         let (seal, log_index) = self.service.seal(id)?;
         Ok(Response::new(pb::GetSealResponse { seal, log_index }))
     }
@@ -276,6 +330,7 @@ impl Archive for ArchiveGrpc {
         &self,
         request: Request<pb::GetCheckpointRequest>,
     ) -> Result<Response<pb::GetCheckpointResponse>, Status> {
+        self.caller(&request, Action::ReadCheckpoint)?;
         let size = request.get_ref().size;
         let checkpoint = self.service.checkpoint((size != 0).then_some(size))?;
         Ok(Response::new(pb::GetCheckpointResponse {
@@ -289,6 +344,7 @@ impl Archive for ArchiveGrpc {
         &self,
         request: Request<pb::GetConsistencyProofRequest>,
     ) -> Result<Response<pb::GetConsistencyProofResponse>, Status> {
+        self.caller(&request, Action::ReadProof)?;
         let r = request.get_ref();
         let (proof, checkpoint) = self
             .service
@@ -303,6 +359,7 @@ impl Archive for ArchiveGrpc {
         &self,
         request: Request<pb::GetRecordsRequest>,
     ) -> Result<Response<pb::GetRecordsResponse>, Status> {
+        self.caller(&request, Action::ReadRecords)?;
         let r = request.get_ref();
         let records = self.service.records(r.start, r.end)?;
         Ok(Response::new(pb::GetRecordsResponse {
@@ -310,6 +367,143 @@ impl Archive for ArchiveGrpc {
                 .into_iter()
                 .map(|(index, record)| pb::LogRecord { index, record })
                 .collect(),
+        }))
+    }
+}
+
+/// The `minutier.v1.Admin` service.
+pub struct AdminGrpc {
+    admin: Arc<AdminService>,
+    archive: Arc<ArchiveService>,
+}
+
+impl AdminGrpc {
+    pub fn new(admin: Arc<AdminService>, archive: Arc<ArchiveService>) -> Self {
+        AdminGrpc { admin, archive }
+    }
+
+    fn caller<T>(&self, request: &Request<T>, action: Action) -> Result<Identity, Status> {
+        authorize(self.admin.auth(), request, action)
+    }
+}
+
+fn credential_to_wire(c: &Credential) -> pb::Credential {
+    let time = |ms: u64| minutier_seal::record::Timestamp(ms).to_string();
+    pb::Credential {
+        serial: c.serial.clone(),
+        name: c.name.clone(),
+        role: c.role.to_string(),
+        agency: c.agency.clone().unwrap_or_default(),
+        issued_at: time(c.issued_at),
+        not_after: time(c.not_after),
+        issued_by: c.issued_by.clone(),
+        revoked_at: c.revoked_at.map(time).unwrap_or_default(),
+        revoked_by: c.revoked_by.clone().unwrap_or_default(),
+    }
+}
+
+#[tonic::async_trait]
+impl minutier_proto::v1::admin_server::Admin for AdminGrpc {
+    async fn issue_credential(
+        &self,
+        request: Request<pb::IssueCredentialRequest>,
+    ) -> Result<Response<pb::IssueCredentialResponse>, Status> {
+        let who = self.caller(&request, Action::IssueCredential)?;
+        let r = request.into_inner();
+        let agency = (!r.agency.is_empty()).then_some(r.agency.as_str());
+        let issued = self.admin.issue(
+            &who.actor(),
+            &r.name,
+            &r.role,
+            agency,
+            if r.validity_seconds > 0 {
+                Validity::Seconds(r.validity_seconds)
+            } else {
+                Validity::Days(r.validity_days)
+            },
+            SystemClock.now_millis(),
+        )?;
+        Ok(Response::new(pb::IssueCredentialResponse {
+            bundle: issued.bundle,
+            credential: Some(credential_to_wire(&issued.credential)),
+        }))
+    }
+
+    async fn revoke_credential(
+        &self,
+        request: Request<pb::RevokeCredentialRequest>,
+    ) -> Result<Response<pb::RevokeCredentialResponse>, Status> {
+        let who = self.caller(&request, Action::RevokeCredential)?;
+        let r = request.into_inner();
+        let serial = (!r.serial.is_empty()).then_some(r.serial.as_str());
+        let revoked = self
+            .admin
+            .revoke(&who, &r.name, serial, SystemClock.now_millis())?;
+        Ok(Response::new(pb::RevokeCredentialResponse {
+            revoked: revoked.iter().map(credential_to_wire).collect(),
+        }))
+    }
+
+    async fn list_credentials(
+        &self,
+        request: Request<pb::ListCredentialsRequest>,
+    ) -> Result<Response<pb::ListCredentialsResponse>, Status> {
+        self.caller(&request, Action::ListCredentials)?;
+        Ok(Response::new(pb::ListCredentialsResponse {
+            credentials: self
+                .admin
+                .auth()
+                .credentials()
+                .iter()
+                .map(credential_to_wire)
+                .collect(),
+        }))
+    }
+
+    async fn status(
+        &self,
+        request: Request<pb::StatusRequest>,
+    ) -> Result<Response<pb::StatusResponse>, Status> {
+        self.caller(&request, Action::Status)?;
+        let credentials = self.admin.auth().credentials();
+        let revoked = credentials
+            .iter()
+            .filter(|c| c.revoked_at.is_some())
+            .count() as u64;
+        let checkpoint = self.archive.latest_checkpoint()?;
+        Ok(Response::new(pb::StatusResponse {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            origin: self.archive.verifier_key().name.clone(),
+            verifier_key: self.archive.verifier_key().to_string(),
+            tree_size: checkpoint.size,
+            credentials_live: credentials.len() as u64 - revoked,
+            credentials_revoked: revoked,
+            refusals: self
+                .admin
+                .auth()
+                .refusal_counts()
+                .into_iter()
+                .map(|r| pb::RefusalCount {
+                    role: r.role,
+                    action: r.action,
+                    reason: r.reason,
+                    count: r.count,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn who_am_i(
+        &self,
+        request: Request<pb::WhoAmIRequest>,
+    ) -> Result<Response<pb::WhoAmIResponse>, Status> {
+        let who = self.caller(&request, Action::WhoAmI)?;
+        Ok(Response::new(pb::WhoAmIResponse {
+            actor: who.actor(),
+            name: who.name,
+            role: who.role.to_string(),
+            agency: who.agency.unwrap_or_default(),
+            serial: who.serial,
         }))
     }
 }

@@ -1,12 +1,16 @@
 //! `minutierd`, Minutier's archive daemon, as a library: the binary in
 //! `main.rs` only parses flags and calls [`server`].
 
+pub mod admin;
 pub mod archive;
+pub mod auth;
 pub mod blobs;
 pub mod config;
 pub mod error;
 pub mod grpc;
 pub mod model;
+pub mod pki;
 pub mod sequencer;
 pub mod server;
 pub mod store;
+pub mod tls;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use minutier_daemon::config::{Config, DEFAULT_LISTEN};
+use minutier_daemon::config::Config;
 use minutier_daemon::server;
 
 /// Minutier's archive daemon: ingests documents over gRPC, stores them and
@@ -57,30 +57,35 @@ fn run(args: Args) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let opened = server::open(&config)?;
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        let addr = listener.local_addr()?;
+        let opened = server::open(&config, addr)?;
         let key = opened.service.verifier_key().to_string();
         if opened.key_created {
             println!("Created a new signing key ({}).", opened.key_location);
             println!("Publish this verifier key; auditors need it to check seals:");
         }
         println!("verifier key: {key}");
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
-        let addr = listener.local_addr()?;
         println!(
-            "minutierd listening on {addr} (data in {})",
+            "administrator credential: {} (issue others with `minutier admin issue`)",
+            opened.admin_credential.display()
+        );
+        println!(
+            "minutierd listening on {addr} (TLS, data in {})",
             config.data_dir.display()
         );
-        if config.listen.to_string() != DEFAULT_LISTEN {
-            println!("clients: export MINUTIER_SERVER=http://{addr}");
-        }
-        server::serve(opened.service, listener, shutdown_signal()).await?;
+        println!("clients: {}", opened.url);
+        let served = opened.served();
+        let sequencer = opened.sequencer;
+        drop(opened.service);
+        server::serve(served, listener, shutdown_signal()).await?;
         // The server has dropped its handles: the sequencer drains its queue
         // and closes the index. Exiting before that would tear RocksDB down
         // under its own background threads.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while !opened.sequencer.is_finished() {
+        while !sequencer.is_finished() {
             if std::time::Instant::now() > deadline {
                 anyhow::bail!("the sequencer did not stop within 30 s of shutdown");
             }

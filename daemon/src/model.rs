@@ -5,6 +5,8 @@ use minutier_seal::record::Timestamp;
 use minutier_seal::{hash, Hash};
 use serde::{Deserialize, Serialize};
 
+use std::fmt;
+
 use crate::error::{Error, Result};
 
 /// Descriptive metadata of a document, as received. Its canonical JSON is
@@ -248,4 +250,64 @@ mod tests {
         };
         assert_ne!(m.digest(), other.digest());
     }
+}
+
+/// What a credential allows; see `auth::allowed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Archivist,
+    Dms,
+    Auditor,
+    Controller,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Archivist,
+        Role::Dms,
+        Role::Auditor,
+        Role::Controller,
+        Role::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Archivist => "archivist",
+            Role::Dms => "dms",
+            Role::Auditor => "auditor",
+            Role::Controller => "controller",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A credential issued by this appliance, as its registry keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credential {
+    /// Lowercase hex serial number of the certificate.
+    pub serial: String,
+    pub name: String,
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agency: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub issued_at: u64,
+    pub not_after: u64,
+    pub issued_by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_by: Option<String>,
 }

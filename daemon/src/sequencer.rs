@@ -347,6 +347,12 @@ mod tests {
         fn has_inline_blob(&self, sha: &Hash) -> Result<bool> {
             self.inner.has_inline_blob(sha)
         }
+        fn put_credentials(&self, c: &[crate::model::Credential]) -> Result<()> {
+            self.inner.put_credentials(c)
+        }
+        fn credentials(&self) -> Result<Vec<crate::model::Credential>> {
+            self.inner.credentials()
+        }
     }
 
     const ORIGIN: &str = "test.example/log";

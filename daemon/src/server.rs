@@ -2,29 +2,42 @@
 
 use std::fs;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use minutier_hw::{FileKeystore, KeyCustody};
+use minutier_proto::v1::admin_server::AdminServer;
 use minutier_proto::v1::archive_server::ArchiveServer;
 use minutier_seal::note::VerifierKey;
 use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
 
+use crate::admin::AdminService;
 use crate::archive::{ArchiveService, Limits};
+use crate::auth::{Authenticator, Role};
 use crate::blobs::BlobStore;
 use crate::config::Config;
-use crate::grpc::{ArchiveGrpc, MAX_MESSAGE};
-use crate::sequencer::{Sequencer, SystemClock};
+use crate::grpc::{AdminGrpc, ArchiveGrpc, MAX_MESSAGE};
+use crate::pki::{write_private, Pki, Subject};
+use crate::sequencer::{Clock, Sequencer, SystemClock};
 use crate::store::{RocksStore, Store};
+use crate::tls;
 
 /// A daemon ready to serve.
 pub struct Opened {
     pub service: Arc<ArchiveService>,
+    pub admin: Arc<AdminService>,
+    pub auth: Arc<Authenticator>,
+    pub tls: rustls::ServerConfig,
     /// The signing key was created by this start.
     pub key_created: bool,
     pub key_location: String,
+    /// Where the administrator's credential bundle is.
+    pub admin_credential: PathBuf,
+    /// The URL clients use (also written to `<data dir>/endpoint`).
+    pub url: String,
     /// Ends once every [`ArchiveService`] handle is gone and the queued
     /// documents are sealed; join it before exiting so the index closes
     /// cleanly.
@@ -43,13 +56,21 @@ pub enum StartError {
     Service(#[from] crate::error::Error),
     #[error(transparent)]
     Key(#[from] minutier_hw::KeyError),
+    #[error(transparent)]
+    Pki(#[from] crate::pki::PkiError),
     #[error("{0}")]
     Config(String),
 }
 
-/// Opens (or initialises) the data directory: index, blobs, signing key,
-/// and starts the sequencer.
-pub fn open(config: &Config) -> Result<Opened, StartError> {
+/// Where the administrator credential lives in a data directory.
+pub fn admin_credential_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("credentials").join("admin.pem")
+}
+
+/// Opens (or initialises) the data directory for a daemon listening on
+/// `addr`: index, signing key, certificate authority, admin credential,
+/// blobs; starts the sequencer.
+pub fn open(config: &Config, addr: SocketAddr) -> Result<Opened, StartError> {
     let dir = &config.data_dir;
     let dir_err = |source| StartError::DataDir {
         path: dir.display().to_string(),
@@ -83,6 +104,33 @@ pub fn open(config: &Config) -> Result<Opened, StartError> {
             .map_err(crate::error::Error::from)?;
     write_public(&dir.join("verifier.key"), &format!("{verifier_key}\n")).map_err(dir_err)?;
 
+    // TLS: the CA persists; the server certificate is issued anew at each
+    // start for the configured names (clients trust the CA, not it).
+    let (pki, _) = Pki::open_or_create(&dir.join("tls"), &format!("Minutier CA ({origin})"))?;
+    let server = pki.issue_server(&config.server_names)?;
+    let chain = tls::chain_verifier(pki.ca_pem()).map_err(StartError::Config)?;
+    let tls = tls::server_config(&server.cert_pem, &server.key_pem, chain.clone())
+        .map_err(StartError::Config)?;
+    let auth = Arc::new(Authenticator::new(chain, store.clone())?);
+    let url = client_url(addr, &config.server_names);
+    write_public(&dir.join("endpoint"), &format!("{url}\n")).map_err(dir_err)?;
+    let admin = Arc::new(AdminService::new(pki, auth.clone(), url.clone()));
+    let admin_credential = admin_credential_path(dir);
+    if !admin_credential.exists() {
+        let issued = admin.issue_for(
+            "minutierd (first start)",
+            Subject {
+                name: "admin".into(),
+                role: Role::Admin.as_str().into(),
+                agency: None,
+            },
+            Role::Admin,
+            time::Duration::days(crate::admin::MAX_VALIDITY_DAYS.into()),
+            SystemClock.now_millis(),
+        )?;
+        write_private(&admin_credential, &issued.bundle)?;
+    }
+
     let blobs =
         Arc::new(BlobStore::open(&dir.join("blobs"), config.compression_level).map_err(dir_err)?);
     let clock = Arc::new(SystemClock);
@@ -106,24 +154,37 @@ pub fn open(config: &Config) -> Result<Opened, StartError> {
     );
     Ok(Opened {
         service: Arc::new(service),
+        admin,
+        auth,
+        tls,
         key_created,
         key_location,
+        admin_credential,
+        url,
         sequencer: sequencer_thread,
     })
 }
 
+/// The URL clients should use for a daemon bound to `addr`: the address
+/// itself when it is a specific one, else the first configured name.
+fn client_url(addr: SocketAddr, names: &[String]) -> String {
+    let host = if addr.ip().is_unspecified() {
+        names.first().cloned().unwrap_or_else(|| "localhost".into())
+    } else {
+        addr.ip().to_string()
+    };
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(_)) => format!("https://[{host}]:{}", addr.port()),
+        _ => format!("https://{host}:{}", addr.port()),
+    }
+}
+
 /// The log's name when none is configured: this machine's host name.
 fn default_origin() -> String {
-    let host = fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| {
-            !h.is_empty()
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b))
-        })
-        .unwrap_or_else(|| "localhost".to_owned());
-    format!("{host}/minutier")
+    format!(
+        "{}/minutier",
+        crate::config::host_name().unwrap_or_else(|| "localhost".to_owned())
+    )
 }
 
 fn write_public(path: &Path, text: &str) -> std::io::Result<()> {
@@ -133,10 +194,10 @@ fn write_public(path: &Path, text: &str) -> std::io::Result<()> {
     fs::write(path, text)
 }
 
-/// Serves gRPC (the archive service, health, reflection) on `listener`
-/// until `shutdown` completes.
+/// Serves gRPC over TLS (the archive and admin services, health,
+/// reflection) on `listener` until `shutdown` completes.
 pub async fn serve(
-    service: Arc<ArchiveService>,
+    opened: Served,
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
@@ -157,19 +218,52 @@ pub async fn serve(
     let reflection_v1alpha = reflection()
         .build_v1alpha()
         .expect("the embedded descriptor sets are valid");
-    let archive = ArchiveServer::new(ArchiveGrpc::new(service))
+    let archive = ArchiveServer::new(ArchiveGrpc::new(opened.service.clone(), opened.auth))
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE);
+    let admin = AdminServer::new(AdminGrpc::new(opened.admin, opened.service))
+        .max_decoding_message_size(MAX_ADMIN_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE);
     tonic::transport::Server::builder()
+        // Limits per connection: streams in flight, header size; dead
+        // peers are found by keepalive pings and dropped.
+        .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION))
+        .http2_max_header_list_size(Some(MAX_HEADER_LIST))
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+        .http2_max_pending_accept_reset_streams(Some(64))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(archive)
-        // Small request/response exchanges (one per document) must not wait
-        // for Nagle's algorithm: without NODELAY each costs ~40 ms.
-        .serve_with_incoming_shutdown(
-            TcpIncoming::from(listener).with_nodelay(Some(true)),
-            shutdown,
-        )
+        .add_service(admin)
+        .serve_with_incoming_shutdown(tls::incoming(listener, opened.tls), shutdown)
         .await
 }
+
+impl Opened {
+    /// Splits off what [`serve`] needs; the rest stays with the caller.
+    pub fn served(&self) -> Served {
+        Served {
+            service: self.service.clone(),
+            admin: self.admin.clone(),
+            auth: self.auth.clone(),
+            tls: self.tls.clone(),
+        }
+    }
+}
+
+/// What [`serve`] needs of an [`Opened`] daemon.
+pub struct Served {
+    pub service: Arc<ArchiveService>,
+    pub admin: Arc<AdminService>,
+    pub auth: Arc<Authenticator>,
+    pub tls: rustls::ServerConfig,
+}
+
+/// Streams (uploads) in flight on one connection.
+const MAX_STREAMS_PER_CONNECTION: u32 = 128;
+/// Request headers (metadata) of one call, in bytes.
+const MAX_HEADER_LIST: u32 = 16 << 10;
+/// Admin requests are small.
+const MAX_ADMIN_MESSAGE: usize = 64 << 10;

@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{files_under, noise, Daemon};
+use common::{channel_as, files_under, noise, Daemon};
 use minutier_proto::v1 as pb;
 use minutier_proto::v1::archive_client::ArchiveClient;
 use minutier_proto::v1::ingest_request::Part;
@@ -77,7 +77,7 @@ async fn malformed_ingests_are_refused_precisely_and_store_nothing() {
     let config = work.path().join("minutierd.toml");
     std::fs::write(&config, "max_document_size = 1048576\n").unwrap();
     let daemon = Daemon::start_with(&data, Some(&config));
-    let mut client = ArchiveClient::connect(daemon.url()).await.unwrap();
+    let mut client = ArchiveClient::new(channel_as(&daemon, &daemon.archivist).await);
     let before = tree_size(&mut client).await;
     let big = noise(3, 300_000);
     let big_sha = hex::encode(Sha256::digest(&big));

@@ -23,7 +23,7 @@ use minutier_seal::note::VerifierKey;
 use minutier_seal::verify::SealVerifier;
 use serde::Serialize;
 
-use crate::client::{self, connect};
+use crate::client::{self, connect, Target};
 use crate::output::{human_bytes, print_json};
 use crate::IngestArgs;
 use upload::Uploaded;
@@ -59,7 +59,7 @@ struct IngestJson {
     failed: Vec<FailureJson>,
 }
 
-pub async fn run(server: &str, json: bool, args: IngestArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(server: &Target, json: bool, args: IngestArgs) -> anyhow::Result<ExitCode> {
     let inputs = walk::collect(&args.paths);
     let human = !json;
     let mut report = IngestJson {

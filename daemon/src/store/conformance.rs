@@ -3,7 +3,7 @@
 use minutier_seal::hash;
 
 use super::*;
-use crate::model::{BlobLocation, Metadata};
+use crate::model::{BlobLocation, Credential, Metadata, Role};
 
 fn entry(id: &str, agency: &str, title: &str, index: u64) -> ArchiveEntry {
     ArchiveEntry {
@@ -115,6 +115,22 @@ fn conformance(store: &dyn Store) {
         store.checkpoint(2).unwrap().as_deref(),
         Some("checkpoint two\n")
     );
+
+    let mut credential = Credential {
+        serial: "0a1b".into(),
+        name: "Marie Dupont".into(),
+        role: Role::Archivist,
+        agency: None,
+        issued_at: 1,
+        not_after: 2,
+        issued_by: "admin".into(),
+        revoked_at: None,
+        revoked_by: None,
+    };
+    store.put_credentials(std::slice::from_ref(&credential)).unwrap();
+    credential.revoked_at = Some(3);
+    store.put_credentials(std::slice::from_ref(&credential)).unwrap();
+    assert_eq!(store.credentials().unwrap(), vec![credential]);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use minutier_seal::Hash;
 
 use super::{CommitBatch, ListFilter, LogState, Store};
 use crate::error::Result;
-use crate::model::ArchiveEntry;
+use crate::model::{ArchiveEntry, Credential};
 
 #[derive(Default)]
 struct Inner {
@@ -18,6 +18,7 @@ struct Inner {
     archives: BTreeMap<String, ArchiveEntry>,
     checkpoints: BTreeMap<u64, String>,
     blobs: BTreeMap<Hash, Vec<u8>>,
+    credentials: BTreeMap<String, Credential>,
 }
 
 /// A store that forgets everything when dropped.
@@ -103,5 +104,24 @@ impl Store for MemoryStore {
 
     fn has_inline_blob(&self, sha256: &Hash) -> Result<bool> {
         Ok(self.0.read().unwrap().blobs.contains_key(sha256))
+    }
+
+    fn put_credentials(&self, credentials: &[Credential]) -> Result<()> {
+        let mut inner = self.0.write().unwrap();
+        for c in credentials {
+            inner.credentials.insert(c.serial.clone(), c.clone());
+        }
+        Ok(())
+    }
+
+    fn credentials(&self) -> Result<Vec<Credential>> {
+        Ok(self
+            .0
+            .read()
+            .unwrap()
+            .credentials
+            .values()
+            .cloned()
+            .collect())
     }
 }

@@ -18,7 +18,7 @@ pub use memory::MemoryStore;
 pub use rocks::RocksStore;
 
 use crate::error::{Error, Result};
-use crate::model::ArchiveEntry;
+use crate::model::{ArchiveEntry, Credential};
 
 /// Everything one sequencer batch makes durable at once.
 #[derive(Debug, Default, Clone)]
@@ -93,6 +93,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<ArchiveEntry>>;
     fn inline_blob(&self, sha256: &Hash) -> Result<Option<Vec<u8>>>;
     fn has_inline_blob(&self, sha256: &Hash) -> Result<bool>;
+    /// Adds or updates credentials in the registry, durably.
+    fn put_credentials(&self, credentials: &[Credential]) -> Result<()>;
+    /// Every credential in the registry.
+    fn credentials(&self) -> Result<Vec<Credential>>;
 }
 
 /// Reads the tree through a store, for proof generation.

@@ -13,13 +13,14 @@ use rocksdb::{
 
 use super::{CommitBatch, ListFilter, LogState, Store};
 use crate::error::{Error, Result};
-use crate::model::ArchiveEntry;
+use crate::model::{ArchiveEntry, Credential};
 
 const CF_RECORDS: &str = "records";
 const CF_NODES: &str = "nodes";
 const CF_ARCHIVES: &str = "archives";
 const CF_CHECKPOINTS: &str = "checkpoints";
 const CF_BLOBS: &str = "blobs";
+const CF_CREDENTIALS: &str = "credentials";
 
 const META_ORIGIN: &[u8] = b"origin";
 const META_TREE_SIZE: &[u8] = b"tree-size";
@@ -130,6 +131,7 @@ impl RocksStore {
             cf(CF_ARCHIVES, true, true),
             cf(CF_CHECKPOINTS, true, false),
             cf(CF_BLOBS, true, true),
+            cf(CF_CREDENTIALS, true, false),
         ];
         let db = DB::open_cf_descriptors(&db_opts, path, cfs)?;
         Ok(RocksStore {
@@ -299,6 +301,27 @@ impl Store for RocksStore {
 
     fn has_inline_blob(&self, sha256: &Hash) -> Result<bool> {
         Ok(self.db.get_pinned_cf(self.cf(CF_BLOBS), sha256)?.is_some())
+    }
+
+    fn put_credentials(&self, credentials: &[Credential]) -> Result<()> {
+        let mut b = WriteBatch::default();
+        let cf = self.cf(CF_CREDENTIALS);
+        for c in credentials {
+            let json = serde_json::to_vec(c).expect("credentials always serialise");
+            b.put_cf(cf, c.serial.as_bytes(), json);
+        }
+        self.write_synced(b)
+    }
+
+    fn credentials(&self) -> Result<Vec<Credential>> {
+        self.db
+            .iterator_cf(self.cf(CF_CREDENTIALS), IteratorMode::Start)
+            .map(|item| {
+                let (_, v) = item?;
+                serde_json::from_slice(&v)
+                    .map_err(|e| Error::Storage(format!("corrupt credential record: {e}")))
+            })
+            .collect()
     }
 }
 

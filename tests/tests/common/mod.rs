@@ -31,9 +31,12 @@ pub fn bin_dir() -> PathBuf {
 pub struct Daemon {
     child: Child,
     pub addr: SocketAddr,
+    /// The URL clients use (https).
+    pub url: String,
     pub data_dir: PathBuf,
     pub verifier_key: String,
-    config: Option<PathBuf>,
+    /// An archivist's credential bundle, used by [`Daemon::cli`].
+    pub archivist: PathBuf,
 }
 
 impl Daemon {
@@ -61,8 +64,8 @@ impl Daemon {
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let deadline = Instant::now() + Duration::from_secs(30);
-        let (mut key, mut addr) = (None, None);
-        while addr.is_none() {
+        let (mut key, mut addr, mut url) = (None, None, None);
+        while url.is_none() {
             assert!(Instant::now() < deadline, "minutierd did not start in 30 s");
             let line = match lines.next() {
                 Some(l) => l.unwrap(),
@@ -74,16 +77,71 @@ impl Daemon {
             if let Some(rest) = line.strip_prefix("minutierd listening on ") {
                 addr = Some(rest.split_whitespace().next().unwrap().parse().unwrap());
             }
+            if let Some(rest) = line.strip_prefix("clients: ") {
+                url = Some(rest.trim().to_owned());
+            }
         }
         // Keep draining stdout so the daemon never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Daemon {
+        let mut daemon = Daemon {
             child,
-            addr: addr.unwrap(),
+            addr: addr.expect("minutierd printed its address"),
+            url: url.unwrap(),
             data_dir: data_dir.to_owned(),
             verifier_key: key.expect("minutierd printed its verifier key"),
-            config: config.map(Path::to_owned),
+            archivist: PathBuf::new(),
+        };
+        let archivist = data_dir.with_file_name(format!(
+            "{}-archivist.pem",
+            data_dir.file_name().unwrap().to_string_lossy()
+        ));
+        if !archivist.exists() {
+            daemon.issue("Test Archivist", "archivist", None, &archivist);
         }
+        daemon.archivist = archivist;
+        daemon
+    }
+
+    /// Issues a credential with the daemon's admin credential, found
+    /// through its data directory as an administrator on the box would.
+    pub fn issue(&self, name: &str, role: &str, agency: Option<&str>, out: &Path) {
+        let mut args = vec![
+            "admin",
+            "issue",
+            "--name",
+            name,
+            "--role",
+            role,
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        if let Some(a) = agency {
+            args.extend(["--agency", a]);
+        }
+        let output = self.cli_admin(&args);
+        assert!(
+            output.status.success(),
+            "minutier admin issue failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// Runs the CLI as the administrator on the box (`--data-dir`).
+    pub fn cli_admin(&self, args: &[&str]) -> Output {
+        let mut all = vec!["--data-dir", self.data_dir.to_str().unwrap()];
+        all.extend_from_slice(args);
+        cli_env(&all, &[])
+    }
+
+    /// Runs the CLI with the given credential bundle.
+    pub fn cli_as(&self, credentials: &Path, args: &[&str]) -> Output {
+        cli_env(
+            args,
+            &[
+                ("MINUTIER_SERVER", &self.url),
+                ("MINUTIER_CREDENTIALS", credentials.to_str().unwrap()),
+            ],
+        )
     }
 
     /// Peak resident memory of the daemon so far, in KiB (VmHWM).
@@ -94,10 +152,6 @@ impl Daemon {
             .find_map(|l| l.strip_prefix("VmHWM:"))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .expect("VmHWM in /proc/<pid>/status")
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
     }
 
     /// Stops gracefully (SIGTERM) and waits.
@@ -126,9 +180,9 @@ impl Daemon {
         panic!("minutierd did not stop within 20 s of SIGTERM");
     }
 
-    /// Runs the CLI against this daemon.
+    /// Runs the CLI against this daemon, as an archivist.
     pub fn cli(&self, args: &[&str]) -> Output {
-        cli_env(args, &[("MINUTIER_SERVER", &self.url())])
+        self.cli_as(&self.archivist, args)
     }
 
     /// Runs the CLI against this daemon and parses its `--json` output,
@@ -206,4 +260,50 @@ pub fn noise(seed: u64, len: usize) -> Vec<u8> {
             (x >> 32) as u8
         })
         .collect()
+}
+
+/// The PEM blocks of a credential bundle: (certificate, key, CA).
+pub fn bundle_parts(bundle: &Path) -> (String, String, String) {
+    let text = std::fs::read_to_string(bundle).unwrap();
+    let mut blocks = Vec::new();
+    let mut current = String::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        current.push_str(line);
+        current.push('\n');
+        if line.starts_with("-----END ") {
+            blocks.push(std::mem::take(&mut current));
+        }
+    }
+    assert_eq!(blocks.len(), 3, "a bundle holds certificate, key and CA");
+    (blocks[0].clone(), blocks[1].clone(), blocks[2].clone())
+}
+
+/// A gRPC channel to the daemon over mutual TLS with `identity` (a
+/// certificate and key in PEM), trusting `ca_pem`; without identity the
+/// client presents no certificate.
+pub async fn channel(
+    daemon: &Daemon,
+    ca_pem: &str,
+    identity: Option<(&str, &str)>,
+) -> tonic::transport::Channel {
+    use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
+    let mut tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(ca_pem))
+        .domain_name("127.0.0.1");
+    if let Some((cert, key)) = identity {
+        tls = tls.identity(Identity::from_pem(cert, key));
+    }
+    Endpoint::from_shared(daemon.url.clone())
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .expect("TLS connection to minutierd")
+}
+
+/// A channel authenticated with a credential bundle.
+pub async fn channel_as(daemon: &Daemon, bundle: &Path) -> tonic::transport::Channel {
+    let (cert, key, ca) = bundle_parts(bundle);
+    channel(daemon, &ca, Some((&cert, &key))).await
 }
