@@ -56,7 +56,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async {
+    let sequencer = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
@@ -80,21 +80,42 @@ fn run(args: Args) -> anyhow::Result<()> {
         let served = opened.served();
         let sequencer = opened.sequencer;
         drop(opened.service);
-        server::serve(served, listener, shutdown_signal()).await?;
-        // The server has dropped its handles: the sequencer drains its queue
-        // and closes the index. Exiting before that would tear RocksDB down
-        // under its own background threads.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while !sequencer.is_finished() {
-            if std::time::Instant::now() > deadline {
-                anyhow::bail!("the sequencer did not stop within 30 s of shutdown");
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+
+        // Graceful, but bounded: requests in flight get SHUTDOWN_GRACE to
+        // finish; connections still open after that are cut.
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel();
+        let serve = server::serve(served, listener, async {
+            shutdown_signal().await;
+            let _ = stopping_tx.send(());
+        });
+        tokio::pin!(serve);
+        tokio::select! {
+            result = &mut serve => result?,
+            _ = async {
+                let _ = stopping_rx.await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } => tracing::warn!("cutting connections still open {} s after shutdown began", SHUTDOWN_GRACE.as_secs()),
         }
-        tracing::info!("stopped");
-        Ok(())
-    })
+        anyhow::Ok(sequencer)
+    })?;
+    // Dropping the runtime ends every connection task, and with them the
+    // last handles on the sequencer: it seals what is queued and closes the
+    // index. Exiting before that would tear RocksDB down under its own
+    // background threads.
+    drop(runtime);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !sequencer.is_finished() {
+        if std::time::Instant::now() > deadline {
+            anyhow::bail!("the sequencer did not stop within 30 s of shutdown");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    tracing::info!("stopped");
+    Ok(())
 }
+
+/// How long requests in flight may take to finish once shutdown begins.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};

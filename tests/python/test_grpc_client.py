@@ -15,11 +15,35 @@ from minutier.v1 import archive_pb2_grpc as rpc
 BIN = Path(__file__).resolve().parents[2] / "target" / "release"
 
 
+def pem_blocks(path):
+    """The PEM blocks of a credential bundle: certificate, key, CA."""
+    blocks, current = [], []
+    for line in Path(path).read_text().splitlines(keepends=True):
+        if line.startswith("#"):
+            continue
+        current.append(line)
+        if line.startswith("-----END "):
+            blocks.append("".join(current).encode())
+            current = []
+    assert len(blocks) == 3, "a bundle holds certificate, key and CA"
+    return blocks
+
+
+def tls_channel(addr, bundle, with_identity=True):
+    cert, key, ca = pem_blocks(bundle)
+    creds = grpc.ssl_channel_credentials(
+        root_certificates=ca,
+        private_key=key if with_identity else None,
+        certificate_chain=cert if with_identity else None)
+    return grpc.secure_channel(addr, creds)
+
+
 @pytest.fixture()
 def daemon(tmp_path):
+    data = tmp_path / "data"
     proc = subprocess.Popen(
-        [BIN / "minutierd", "--data-dir", tmp_path / "data", "--listen", "127.0.0.1:0"],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "RUST_LOG": "warn"})
+        [BIN / "minutierd", "--data-dir", data, "--listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "RUST_LOG": "error"})
     key = addr = None
     for line in proc.stdout:
         if line.startswith("verifier key: "):
@@ -28,8 +52,14 @@ def daemon(tmp_path):
             addr = line.split()[3]
             break
     assert addr, "minutierd did not start"
-    channel = grpc.insecure_channel(addr)
-    yield channel, key, tmp_path
+    # An administrator on the box issues an archivist's credential.
+    bundle = tmp_path / "archivist.pem"
+    issued = subprocess.run(
+        [BIN / "minutier", "--data-dir", data, "admin", "issue", "--name", "Python Client",
+         "--role", "archivist", "-o", bundle], capture_output=True, text=True)
+    assert issued.returncode == 0, issued.stderr
+    channel = tls_channel(addr, bundle)
+    yield channel, key, tmp_path, addr, bundle
     channel.close()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
@@ -42,7 +72,7 @@ def chunks(header, content, size=100_000):
 
 
 def test_health_ingest_get_and_offline_verification(daemon):
-    channel, key, tmp = daemon
+    channel, key, tmp, _, _ = daemon
     health = health_pb2_grpc.HealthStub(channel)
     status = health.Check(health_pb2.HealthCheckRequest(service="minutier.v1.Archive"))
     assert status.status == health_pb2.HealthCheckResponse.SERVING
@@ -80,7 +110,7 @@ def test_health_ingest_get_and_offline_verification(daemon):
 
 
 def test_refusals_carry_precise_status_codes(daemon):
-    channel, _, _ = daemon
+    channel, _, _, addr, bundle = daemon
     stub = rpc.ArchiveStub(channel)
     with pytest.raises(grpc.RpcError) as err:
         stub.Ingest(iter([pb.IngestRequest(chunk=b"x"), pb.IngestRequest(header=pb.IngestHeader())]))
@@ -95,6 +125,14 @@ def test_refusals_carry_precise_status_codes(daemon):
         stub.GetMetadata(pb.GetMetadataRequest(archive_id="0000000000000000000000000z"))
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
 
+    # Without a client certificate: UNAUTHENTICATED, with what to do.
+    with tls_channel(addr, bundle, with_identity=False) as anonymous_channel:
+        anonymous = rpc.ArchiveStub(anonymous_channel)
+        with pytest.raises(grpc.RpcError) as err:
+            anonymous.GetCheckpoint(pb.GetCheckpointRequest())
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "credential" in err.value.details()
+
     # Still serving.
     ok = stub.Ingest(chunks(pb.IngestHeader(metadata=pb.DocumentMetadata(title="ok")), b"fine"))
     assert ok.size == 4
@@ -106,7 +144,7 @@ def test_reflection_describes_the_api(daemon):
         ProtoReflectionDescriptorDatabase,
     )
 
-    channel, _, _ = daemon
+    channel, _, _, _, _ = daemon
     db = ProtoReflectionDescriptorDatabase(channel)
     services = set(db.get_services())
     assert {"minutier.v1.Archive", "grpc.health.v1.Health"} <= services

@@ -127,9 +127,13 @@ fn conformance(store: &dyn Store) {
         revoked_at: None,
         revoked_by: None,
     };
-    store.put_credentials(std::slice::from_ref(&credential)).unwrap();
+    store
+        .put_credentials(std::slice::from_ref(&credential))
+        .unwrap();
     credential.revoked_at = Some(3);
-    store.put_credentials(std::slice::from_ref(&credential)).unwrap();
+    store
+        .put_credentials(std::slice::from_ref(&credential))
+        .unwrap();
     assert_eq!(store.credentials().unwrap(), vec![credential]);
 }
 

@@ -56,7 +56,7 @@ impl Daemon {
             cmd.arg("--config").arg(c);
         }
         let mut child = cmd
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "error")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
