@@ -11,7 +11,7 @@
 
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use minutier_seal::hash::leaf_hash;
+use minutier_seal::hash::{leaf_hash, EMPTY_ROOT};
 use minutier_seal::tree::{self, MemoryTree};
 use minutier_seal::Hash;
 
@@ -60,7 +60,12 @@ fn real_tree(u: &mut Unstructured) -> Result<()> {
         assert!(tree::verify_inclusion(leaf, index, size, &proof, &root).is_err());
     }
 
-    let old = u.int_in_range(0..=size)?;
+    // The empty tree is a prefix of every tree, with an empty proof.
+    assert_eq!(
+        tree::verify_consistency(0, size, &EMPTY_ROOT, &root, &[]),
+        Ok(())
+    );
+    let old = u.int_in_range(1..=size)?;
     let old_root = tree::root(&t, old).unwrap();
     let mut proof = tree::consistency_proof(&t, old, size).unwrap();
     assert_eq!(

@@ -28,6 +28,9 @@ const ALG_ED25519: u8 = 0x01;
 /// Starts every signature line: U+2014 EM DASH, then a space.
 const SIG_PREFIX: &str = "\u{2014} ";
 
+/// Length of base64(key ID || Ed25519 signature): 68 bytes, 92 characters.
+const SIG_B64_LEN: usize = 92;
+
 /// Produces note signatures. Implemented by [`Ed25519Signer`] for keys held in
 /// memory, and by the daemon for keys held in hardware.
 pub trait Signer {
@@ -394,6 +397,14 @@ pub fn sign_note(body: &str, signer: &dyn Signer) -> Result<String, Error> {
     }
     let name = signer.name();
     validate_key_name(name)?;
+    // The note must stay within what `verify_note` accepts: refuse before
+    // signing rather than publish a note nobody can verify.
+    let note_len = body.len() + 1 + SIG_PREFIX.len() + name.len() + 1 + SIG_B64_LEN + 1;
+    if note_len > MAX_NOTE_LEN {
+        return Err(malformed(format!(
+            "the signed note would be {note_len} bytes, more than the {MAX_NOTE_LEN}-byte maximum"
+        )));
+    }
     let public_key = signer.public_key();
     let vk = decode_public_key(&public_key)?;
     let sig = signer.sign(body.as_bytes())?;
@@ -413,6 +424,7 @@ pub fn sign_note(body: &str, signer: &dyn Signer) -> Result<String, Error> {
     out.push(' ');
     push_b64(&mut out, &blob);
     out.push('\n');
+    debug_assert_eq!(out.len(), note_len);
     Ok(out)
 }
 
@@ -504,6 +516,26 @@ mod tests {
         let s = signer("n");
         for bad in ["", "\n", "a", "a\n\nb\n", "\na\n", "a\r\n", "a\u{0}\n"] {
             assert!(sign_note(bad, &s).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn signed_notes_fit_the_verifier_limit() {
+        // Caught by the `note` fuzz target's sign/verify round trip on a
+        // 1 MiB input: a body just under MAX_NOTE_LEN used to sign into a
+        // note that verify_note rejects as too large.
+        let s = signer("example.com/log");
+        let sig_line = 1 + SIG_PREFIX.len() + "example.com/log".len() + 1 + SIG_B64_LEN + 1;
+        let body = |len: usize| format!("{}\n", "x".repeat(len - 1));
+        let largest = body(MAX_NOTE_LEN - sig_line);
+        let note = sign_note(&largest, &s).unwrap();
+        assert_eq!(note.len(), MAX_NOTE_LEN);
+        assert_eq!(verify_note(&note, &s.verifier_key()), Ok(largest));
+        for len in [MAX_NOTE_LEN - sig_line + 1, MAX_NOTE_LEN - 50, MAX_NOTE_LEN] {
+            assert!(
+                matches!(sign_note(&body(len), &s), Err(Error::MalformedNote(_))),
+                "{len}"
+            );
         }
     }
 
