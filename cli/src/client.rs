@@ -86,22 +86,7 @@ impl Bundle {
     }
 }
 
-/// The data directory the daemon uses by default; kept in step with
-/// minutierd's `config::default_data_dir`.
-pub fn default_data_dir() -> PathBuf {
-    let system = PathBuf::from("/var/lib/minutier");
-    let is_root = std::env::var_os("USER").is_some_and(|u| u == "root")
-        || std::env::var_os("HOME").is_some_and(|h| h == "/root");
-    if is_root || system.is_dir() {
-        return system;
-    }
-    match std::env::var_os("XDG_DATA_HOME") {
-        Some(d) => PathBuf::from(d).join("minutier"),
-        None => std::env::var_os("HOME")
-            .map(|h| PathBuf::from(h).join(".local/share/minutier"))
-            .unwrap_or_else(|| PathBuf::from("minutier-data")),
-    }
-}
+pub use minutier_hw::paths::default_data_dir;
 
 fn read_endpoint(data_dir: &Path) -> Option<String> {
     std::fs::read_to_string(data_dir.join("endpoint"))

@@ -1,10 +1,12 @@
 //! Minutier's hardware layer.
 //!
-//! For now: key custody. The daemon signs checkpoints through
+//! For now: key custody, and where the appliance keeps its data. The daemon signs checkpoints through
 //! [`minutier_seal::note::Signer`]; where the key lives is this crate's
 //! business. The file keystore keeps a 32-byte Ed25519 seed in a file only
 //! its owner can read (0600); a PKCS#11 token comes later behind the same
 //! trait.
+
+pub mod paths;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
