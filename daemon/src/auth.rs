@@ -35,6 +35,19 @@ pub enum Action {
     ReadCheckpoint,
     ReadProof,
     ReadRecords,
+    /// Read content whose access rule has not expired.
+    ReadRestricted,
+    CorrectMetadata,
+    ChangeRules,
+    PlaceHold,
+    LiftHold,
+    ReadHistory,
+    ReadRetention,
+    ProposeElimination,
+    DecideElimination,
+    ExecuteElimination,
+    ReadEliminations,
+    ReadJournal,
     IssueCredential,
     RevokeCredential,
     ListCredentials,
@@ -43,7 +56,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 25] = [
         Action::Ingest,
         Action::ReadContent,
         Action::ReadMetadata,
@@ -52,6 +65,18 @@ impl Action {
         Action::ReadCheckpoint,
         Action::ReadProof,
         Action::ReadRecords,
+        Action::ReadRestricted,
+        Action::CorrectMetadata,
+        Action::ChangeRules,
+        Action::PlaceHold,
+        Action::LiftHold,
+        Action::ReadHistory,
+        Action::ReadRetention,
+        Action::ProposeElimination,
+        Action::DecideElimination,
+        Action::ExecuteElimination,
+        Action::ReadEliminations,
+        Action::ReadJournal,
         Action::IssueCredential,
         Action::RevokeCredential,
         Action::ListCredentials,
@@ -70,6 +95,18 @@ impl Action {
             Action::ReadCheckpoint => "read checkpoints",
             Action::ReadProof => "read consistency proofs",
             Action::ReadRecords => "read log records",
+            Action::ReadRestricted => "read content before it is communicable",
+            Action::CorrectMetadata => "correct metadata",
+            Action::ChangeRules => "change management rules",
+            Action::PlaceHold => "place holds",
+            Action::LiftHold => "lift holds",
+            Action::ReadHistory => "read an archive's history",
+            Action::ReadRetention => "list retention periods",
+            Action::ProposeElimination => "propose eliminations",
+            Action::DecideElimination => "approve or refuse eliminations",
+            Action::ExecuteElimination => "execute eliminations",
+            Action::ReadEliminations => "read eliminations",
+            Action::ReadJournal => "read the access journal",
             Action::IssueCredential => "issue credentials",
             Action::RevokeCredential => "revoke credentials",
             Action::ListCredentials => "list credentials",
@@ -81,6 +118,8 @@ impl Action {
 
 /// The role table: each role is allowed only what it needs. A `dms` is
 /// further limited to its own originating agency by the archive service.
+/// Content not yet communicable is refused to roles without
+/// [`Action::ReadRestricted`].
 /// The admin configures and issues credentials, but reads no content and
 /// no metadata (separation of duties).
 pub fn allowed(role: Role, action: Action) -> bool {
@@ -92,7 +131,20 @@ pub fn allowed(role: Role, action: Action) -> bool {
         ReadContent | ReadMetadata | List | ReadSeal => {
             matches!(role, Archivist | Dms | Auditor | Controller)
         }
-        ReadRecords => matches!(role, Archivist | Auditor | Controller),
+        ReadRecords | ReadHistory | ReadRetention | ReadEliminations => {
+            matches!(role, Archivist | Auditor | Controller)
+        }
+        ReadRestricted => matches!(role, Archivist | Controller),
+        CorrectMetadata | ChangeRules | ProposeElimination | ExecuteElimination => {
+            role == Archivist
+        }
+        PlaceHold | LiftHold => matches!(role, Archivist | Controller),
+        // The visa: only a controller, never the proposer (checked by the
+        // lifecycle rules, across credentials).
+        DecideElimination => role == Controller,
+        // Most offences come from inside: those who read the journal are
+        // not those who manage the archives.
+        ReadJournal => matches!(role, Auditor | Controller),
         IssueCredential | RevokeCredential | ListCredentials | Status => role == Admin,
     }
 }

@@ -107,6 +107,18 @@ impl BlobStore {
     }
 }
 
+impl crate::sequencer::ContentFiles for BlobStore {
+    fn exists(&self, sha256: &Hash, location: BlobLocation) -> bool {
+        self.path(sha256, location).is_file()
+    }
+
+    fn remove(&self, sha256: &Hash, location: BlobLocation) -> io::Result<()> {
+        let path = self.path(sha256, location);
+        fs::remove_file(&path)?;
+        sync_dir(path.parent().expect("blob paths have a directory"))
+    }
+}
+
 enum Sink {
     /// Nothing written yet: the first chunk decides the codec.
     Undecided(Option<File>),

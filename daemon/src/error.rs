@@ -16,6 +16,14 @@ pub enum Error {
     /// digest, or (on read) the record it was sealed under.
     #[error("{0}")]
     DataLoss(String),
+    /// The archive's state forbids this (a hold, a retention period not
+    /// over, a definitive archive, an elimination in the wrong state).
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// The caller may not do this to this archive (communicability, the
+    /// same person proposing and approving).
+    #[error("{0}")]
+    PermissionDenied(String),
     /// Over a configured limit.
     #[error("{0}")]
     ResourceExhausted(String),

@@ -8,6 +8,8 @@ pub mod blobs;
 pub mod config;
 pub mod error;
 pub mod grpc;
+pub mod lifecycle;
+pub mod metadata;
 pub mod model;
 pub mod pki;
 pub mod sequencer;

@@ -8,125 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 use crate::error::{Error, Result};
-
-/// Descriptive metadata of a document, as received. Its canonical JSON is
-/// what the record's `metadata-sha256` covers.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Metadata {
-    pub title: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub originating_agency: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub description: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_date: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end_date: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub keywords: Vec<String>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub file_name: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub media_type: String,
-}
-
-const MAX_TITLE: usize = 1024;
-const MAX_TEXT: usize = 64 * 1024;
-const MAX_KEYWORDS: usize = 256;
-const MAX_SHORT: usize = 256;
-
-impl Metadata {
-    /// Checks the metadata a client sent; the message names the field.
-    pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::InvalidArgument(m));
-        if self.title.trim().is_empty() {
-            return bad("metadata.title is required (give the document a title)".into());
-        }
-        for (field, value, max) in [
-            ("title", &self.title, MAX_TITLE),
-            ("originating_agency", &self.originating_agency, MAX_SHORT),
-            ("description", &self.description, MAX_TEXT),
-            ("file_name", &self.file_name, MAX_SHORT * 4),
-            ("media_type", &self.media_type, MAX_SHORT),
-        ] {
-            if value.len() > max {
-                return bad(format!(
-                    "metadata.{field} is {} bytes; at most {max} are accepted",
-                    value.len()
-                ));
-            }
-            if field != "description" && value.chars().any(char::is_control) {
-                return bad(format!("metadata.{field} contains control characters"));
-            }
-        }
-        if self.file_name.contains('/') || self.file_name.contains('\\') {
-            return bad("metadata.file_name must be a base name, without directories".into());
-        }
-        if self.keywords.len() > MAX_KEYWORDS {
-            return bad(format!(
-                "{} keywords given; at most {MAX_KEYWORDS} are accepted",
-                self.keywords.len()
-            ));
-        }
-        if let Some(k) = self
-            .keywords
-            .iter()
-            .find(|k| k.trim().is_empty() || k.len() > MAX_SHORT || k.chars().any(char::is_control))
-        {
-            return bad(format!(
-                "keyword {k:?} is empty, too long or contains control characters"
-            ));
-        }
-        for (field, date) in [
-            ("start_date", &self.start_date),
-            ("end_date", &self.end_date),
-        ] {
-            if let Some(d) = date {
-                if !is_calendar_date(d) {
-                    return bad(format!(
-                        "metadata.{field} {d:?} is not a date of the form YYYY-MM-DD"
-                    ));
-                }
-            }
-        }
-        if let (Some(s), Some(e)) = (&self.start_date, &self.end_date) {
-            if s > e {
-                return bad(format!("metadata.start_date {s} is after end_date {e}"));
-            }
-        }
-        Ok(())
-    }
-
-    /// SHA-256 of the canonical JSON form (see docs/seal-format.md).
-    pub fn digest(&self) -> Hash {
-        let value = serde_json::to_value(self).expect("metadata always serialises");
-        minutier_seal::metadata::digest(&value)
-    }
-}
-
-fn is_calendar_date(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return false;
-    }
-    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
-        b[r].iter().try_fold(0u32, |acc, c| {
-            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
-        })
-    };
-    let (Some(y), Some(m), Some(d)) = (digits(0..4), digits(5..7), digits(8..10)) else {
-        return false;
-    };
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
-    };
-    (1..=days).contains(&d)
-}
+pub use crate::metadata::Metadata;
 
 /// How a document's bytes are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,17 +34,106 @@ pub struct ArchiveEntry {
     pub size: u64,
     pub stored_size: u64,
     pub blob: BlobLocation,
+    /// Index of the ingest record.
     pub log_index: u64,
     pub ingested_at: u64,
+    /// Who ingested it.
     pub actor: String,
     /// Leaf hash of the archive's latest record: the head of its chain.
     #[serde(with = "hex_hash")]
     pub record_hash: Hash,
+    /// Index of that latest record.
+    pub head_index: u64,
+    /// Records in the archive's chain.
+    pub record_count: u64,
+    /// The elimination it is part of (pending or executed), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elimination_id: Option<String>,
+    /// When its content was destroyed; the entry stays as a tombstone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eliminated_at: Option<u64>,
 }
 
 impl ArchiveEntry {
     pub fn ingested_at(&self) -> Timestamp {
         Timestamp(self.ingested_at)
+    }
+
+    pub fn is_eliminated(&self) -> bool {
+        self.eliminated_at.is_some()
+    }
+}
+
+/// Where an elimination stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EliminationState {
+    Proposed,
+    Approved,
+    Refused,
+    Executed,
+}
+
+impl EliminationState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EliminationState::Proposed => "proposed",
+            EliminationState::Approved => "approved",
+            EliminationState::Refused => "refused",
+            EliminationState::Executed => "executed",
+        }
+    }
+
+    /// Proposed or approved: its archives are reserved for it.
+    pub fn is_pending(self) -> bool {
+        matches!(
+            self,
+            EliminationState::Proposed | EliminationState::Approved
+        )
+    }
+}
+
+/// A step of an elimination: who, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// The actor as records name it.
+    pub actor: String,
+    /// The person's name from their credential: the proposer and the
+    /// approver must be different people, whatever credentials they hold.
+    pub name: String,
+    /// Milliseconds since the Unix epoch.
+    pub at: u64,
+}
+
+/// An elimination order: a proposal, its decision and its execution. Its
+/// canonical JSON (without the certificate, which is made from the
+/// records that commit to it) is what elimination records commit to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EliminationOrder {
+    pub elimination_id: String,
+    pub state: EliminationState,
+    pub reason: String,
+    pub archive_ids: Vec<String>,
+    pub proposed: Step,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided: Option<Step>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub decision_reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executed: Option<Step>,
+    /// The signed certificate, once executed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
+}
+
+impl EliminationOrder {
+    /// The canonical JSON elimination records commit to.
+    pub fn canonical_json(&self) -> Vec<u8> {
+        let mut committed = serde_json::to_value(self).expect("orders always serialise");
+        if let Some(object) = committed.as_object_mut() {
+            object.remove("certificate");
+        }
+        minutier_seal::metadata::canonical_json(&committed)
     }
 }
 
@@ -188,7 +159,7 @@ pub fn parse_declared_sha256(s: &str) -> Result<Hash> {
     })
 }
 
-/// Archive ids: 26 characters of Crockford base32, a millisecond timestamp
+/// Archive and elimination ids: 26 characters of Crockford base32, a millisecond timestamp
 /// followed by 80 random bits (the ULID layout), so that ids sort by
 /// arrival and never collide.
 pub fn new_archive_id(now_millis: u64) -> String {
@@ -216,39 +187,6 @@ mod tests {
         assert_eq!(a.len(), 26);
         assert!(a < b && a < c);
         assert_ne!(b, c);
-    }
-
-    #[test]
-    fn dates_are_checked() {
-        assert!(is_calendar_date("2024-02-29"));
-        assert!(!is_calendar_date("2023-02-29"));
-        assert!(!is_calendar_date("2023-13-01"));
-        assert!(!is_calendar_date("2023-1-01"));
-        let mut m = Metadata {
-            title: "t".into(),
-            start_date: Some("2024-05-01".into()),
-            end_date: Some("2024-01-01".into()),
-            ..Default::default()
-        };
-        assert!(m.validate().is_err());
-        m.end_date = None;
-        m.validate().unwrap();
-    }
-
-    #[test]
-    fn metadata_digest_ignores_absent_fields_and_is_stable() {
-        let m = Metadata {
-            title: "Délibération".into(),
-            ..Default::default()
-        };
-        let json = serde_json::to_value(&m).unwrap();
-        assert_eq!(json, serde_json::json!({"title": "Délibération"}));
-        assert_eq!(m.digest(), m.clone().digest());
-        let other = Metadata {
-            title: "Délibération ".into(),
-            ..Default::default()
-        };
-        assert_ne!(m.digest(), other.digest());
     }
 }
 

@@ -1,8 +1,10 @@
-//! The sequencer: turns accepted documents into log records, with group
-//! commit.
+//! The sequencer: turns accepted documents and lifecycle events into log
+//! records, with group commit.
 //!
-//! One thread owns the tree's right edge. It takes every document waiting
-//! (up to `max_batch`), appends their records, signs a checkpoint of the
+//! One thread owns the tree's right edge and every archive's chain head. It
+//! takes every change waiting (up to `max_batch`), checks each lifecycle
+//! event against the state the batch has built so far (see
+//! [`lifecycle::plan`]), appends their records, signs a checkpoint of the
 //! new tree, and commits records, nodes, archives and that checkpoint in
 //! one synced, atomic write. Only then is the checkpoint published and
 //! anyone answered. While a batch is being written the next one queues up,
@@ -17,6 +19,9 @@
 use std::sync::{Arc, RwLock};
 use std::thread;
 
+use std::collections::HashMap;
+
+use minutier_seal::certificate::{EliminatedArchive, EliminationCertificate};
 use minutier_seal::checkpoint::Checkpoint;
 use minutier_seal::note::Signer;
 use minutier_seal::record::{Record, RecordKind, Timestamp};
@@ -25,8 +30,9 @@ use minutier_seal::{hash, Hash};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Error, Result};
-use crate::model::{ArchiveEntry, BlobLocation, Metadata};
-use crate::store::{CommitBatch, Store, TreeReader};
+use crate::lifecycle::{self, Actor, Event, View};
+use crate::model::{ArchiveEntry, BlobLocation, EliminationOrder, EliminationState, Metadata};
+use crate::store::{CommitBatch, LogEntry, Store, TreeReader};
 
 /// Reads the time; a trait so tests can drive it.
 pub trait Clock: Send + Sync + 'static {
@@ -52,17 +58,34 @@ pub struct NewArchive {
     pub size: u64,
     pub stored_size: u64,
     pub blob: BlobLocation,
-    /// Content kept in the index, written with the record.
+    /// Small content kept in the index, written with the record.
     pub inline: Option<Vec<u8>>,
     pub actor: String,
 }
 
-/// A document's place in the log, once covered by a signed checkpoint.
+/// What the sequencer is asked to record.
+pub enum Change {
+    Ingest(NewArchive),
+    Lifecycle { event: Event, actor: Actor },
+}
+
+/// A change's records, once durable and covered by a signed checkpoint.
 #[derive(Debug, Clone)]
 pub struct Sequenced {
-    pub log_index: u64,
-    pub record: Vec<u8>,
+    /// The records appended, in log order: (index, exact bytes).
+    pub records: Vec<(u64, Vec<u8>)>,
     pub checkpoint: SignedCheckpoint,
+    /// The archives' states after the change.
+    pub archives: Vec<ArchiveEntry>,
+    /// The elimination order's state after the change, if it touched one.
+    pub elimination: Option<EliminationOrder>,
+}
+
+impl Sequenced {
+    /// Index of the (first) record.
+    pub fn log_index(&self) -> u64 {
+        self.records[0].0
+    }
 }
 
 /// A checkpoint as published.
@@ -75,7 +98,16 @@ pub struct SignedCheckpoint {
 /// The latest published checkpoint, shared with readers.
 pub type Published = Arc<RwLock<Option<SignedCheckpoint>>>;
 
-type Job = (NewArchive, oneshot::Sender<Result<Sequenced>>);
+/// The content files the sequencer checks and deletes: eliminations
+/// destroy content, and an ingest that found its content already stored
+/// must not be sealed if an elimination destroyed it meanwhile.
+pub trait ContentFiles: Send + Sync + 'static {
+    fn exists(&self, sha256: &Hash, location: BlobLocation) -> bool;
+    fn remove(&self, sha256: &Hash, location: BlobLocation) -> std::io::Result<()>;
+}
+
+type Reply = oneshot::Sender<Result<Sequenced>>;
+type Job = (Change, Reply);
 
 /// Handle to the sequencer thread. Dropping every handle stops it once the
 /// queued documents are sealed.
@@ -86,6 +118,7 @@ pub struct Sequencer {
 
 struct State {
     store: Arc<dyn Store>,
+    files: Arc<dyn ContentFiles>,
     signer: Arc<dyn Signer + Send + Sync>,
     clock: Arc<dyn Clock>,
     origin: String,
@@ -100,6 +133,7 @@ impl Sequencer {
     /// the latest one, and starts the sequencer thread.
     pub fn start(
         store: Arc<dyn Store>,
+        files: Arc<dyn ContentFiles>,
         signer: Arc<dyn Signer + Send + Sync>,
         clock: Arc<dyn Clock>,
         max_batch: usize,
@@ -122,6 +156,7 @@ impl Sequencer {
         })));
         let state = State {
             store,
+            files,
             signer,
             clock,
             origin,
@@ -164,15 +199,104 @@ impl Sequencer {
 
     /// Queues a document and waits until its record is durable and covered
     /// by a signed checkpoint.
-    pub async fn submit(&self, archive: NewArchive) -> Result<Sequenced> {
+    pub async fn ingest(&self, archive: NewArchive) -> Result<Sequenced> {
+        self.submit(Change::Ingest(archive)).await
+    }
+
+    /// Queues a lifecycle event; refusals come back with their reason and
+    /// record nothing.
+    pub async fn lifecycle(&self, event: Event, actor: Actor) -> Result<Sequenced> {
+        self.submit(Change::Lifecycle { event, actor }).await
+    }
+
+    async fn submit(&self, change: Change) -> Result<Sequenced> {
         let (reply, answer) = oneshot::channel();
-        self.tx.send((archive, reply)).await.map_err(|_| {
+        self.tx.send((change, reply)).await.map_err(|_| {
             Error::Unavailable("the sequencer has stopped; the daemon is shutting down".into())
         })?;
         answer.await.map_err(|_| {
-            Error::Unavailable("the sequencer stopped before sealing the document".into())
+            Error::Unavailable("the sequencer stopped before recording the change".into())
         })?
     }
+}
+
+/// A batch being built: its commit, and the state it leaves behind, which
+/// later changes of the same batch see.
+struct Batch<'a> {
+    store: &'a dyn Store,
+    commit: CommitBatch,
+    frontier: Frontier,
+    archives: HashMap<String, ArchiveEntry>,
+    eliminations: HashMap<String, EliminationOrder>,
+    /// Content destroyed in this batch, to delete if nothing holds it.
+    destroyed: Vec<(Hash, BlobLocation)>,
+}
+
+impl View for Batch<'_> {
+    fn archive(&self, archive_id: &str) -> Result<Option<ArchiveEntry>> {
+        match self.archives.get(archive_id) {
+            Some(entry) => Ok(Some(entry.clone())),
+            None => self.store.archive(archive_id),
+        }
+    }
+
+    fn elimination(&self, elimination_id: &str) -> Result<Option<EliminationOrder>> {
+        match self.eliminations.get(elimination_id) {
+            Some(order) => Ok(Some(order.clone())),
+            None => self.store.elimination(elimination_id),
+        }
+    }
+}
+
+impl Batch<'_> {
+    /// Appends one record to the archive's chain and the log.
+    fn append(
+        &mut self,
+        mut entry: ArchiveEntry,
+        kind: RecordKind,
+        document: Vec<u8>,
+        time: u64,
+        actor: &str,
+    ) -> (u64, Vec<u8>, ArchiveEntry) {
+        let first = kind == RecordKind::Ingest;
+        let record = Record {
+            kind,
+            archive_id: entry.archive_id.clone(),
+            time: Timestamp(time),
+            actor: actor.to_owned(),
+            content_sha256: entry.content_sha256,
+            size: entry.size,
+            metadata_sha256: hash::sha256(&document),
+            previous: (!first).then_some(entry.record_hash),
+        };
+        let bytes = record.encode();
+        let leaf = hash::leaf_hash(&bytes);
+        let index = self.frontier.size();
+        self.commit.nodes.extend(self.frontier.append(leaf));
+        self.commit
+            .documents
+            .push((record.metadata_sha256, document));
+        self.commit.records.push(LogEntry {
+            index,
+            record: bytes.clone(),
+            archive_id: entry.archive_id.clone(),
+            access: kind.is_access(),
+        });
+        entry.record_hash = leaf;
+        entry.head_index = index;
+        entry.record_count += 1;
+        self.archives
+            .insert(entry.archive_id.clone(), entry.clone());
+        (index, bytes, entry)
+    }
+}
+
+/// A change applied to the batch, waiting for the commit.
+struct Done {
+    sequenced_records: Vec<(u64, Vec<u8>)>,
+    archives: Vec<ArchiveEntry>,
+    elimination: Option<EliminationOrder>,
+    reply: Reply,
 }
 
 impl State {
@@ -192,74 +316,266 @@ impl State {
     fn seal_batch(&mut self, jobs: Vec<Job>) {
         // Never let a record's time go back, even if the clock does.
         let time = self.clock.now_millis().max(self.last_time);
-        let mut frontier = self.frontier.clone();
-        let mut batch = CommitBatch::default();
-        let mut replies = Vec::with_capacity(jobs.len());
-        for (new, reply) in jobs {
-            let record = Record {
-                kind: RecordKind::Ingest,
-                archive_id: new.archive_id.clone(),
-                time: Timestamp(time),
-                actor: new.actor.clone(),
-                content_sha256: new.content_sha256,
-                size: new.size,
-                metadata_sha256: new.metadata.digest(),
-                previous: None,
-            };
-            let bytes = record.encode();
-            let leaf = hash::leaf_hash(&bytes);
-            let index = frontier.size();
-            batch.nodes.extend(frontier.append(leaf));
-            batch.archives.push(ArchiveEntry {
-                archive_id: new.archive_id,
-                metadata_sha256: record.metadata_sha256,
-                metadata: new.metadata,
-                content_sha256: new.content_sha256,
-                size: new.size,
-                stored_size: new.stored_size,
-                blob: new.blob,
-                log_index: index,
-                ingested_at: time,
-                actor: new.actor,
-                record_hash: leaf,
-            });
-            if let Some(content) = new.inline {
-                batch.inline_blobs.push((new.content_sha256, content));
+        let mut batch = Batch {
+            store: self.store.as_ref(),
+            commit: CommitBatch::default(),
+            frontier: self.frontier.clone(),
+            archives: HashMap::new(),
+            eliminations: HashMap::new(),
+            destroyed: Vec::new(),
+        };
+        let mut done = Vec::with_capacity(jobs.len());
+        for (change, reply) in jobs {
+            match self.apply(&mut batch, change, time) {
+                Ok((records, archives, elimination)) => done.push(Done {
+                    sequenced_records: records,
+                    archives,
+                    elimination,
+                    reply,
+                }),
+                // A refusal touches nothing: plans are checked before any
+                // of their records is appended.
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
             }
-            replies.push((index, bytes.clone(), reply));
-            batch.records.push((index, bytes));
         }
-        batch.tree_size = frontier.size();
+        if done.is_empty() {
+            return;
+        }
+        let outcome = self
+            .certify(&mut batch, &mut done)
+            .and_then(|()| self.destroy_inline(&mut batch));
+        let Batch {
+            mut commit,
+            frontier,
+            destroyed,
+            archives,
+            eliminations,
+            ..
+        } = batch;
+        commit.archives.extend(archives.into_values());
+        commit.eliminations.extend(eliminations.into_values());
+        commit.tree_size = frontier.size();
 
-        let failed = |replies: Vec<(u64, Vec<u8>, oneshot::Sender<Result<Sequenced>>)>,
-                      e: &Error| {
-            for (_, _, reply) in replies {
-                let _ = reply.send(Err(Error::Storage(format!(
-                    "the document could not be sealed ({e}); nothing was recorded, send it again"
+        let failed = |done: Vec<Done>, e: &Error| {
+            for d in done {
+                let _ = d.reply.send(Err(Error::Storage(format!(
+                    "the change could not be recorded ({e}); nothing was recorded, send it again"
                 ))));
             }
         };
-        let checkpoint = match self.sign(&frontier) {
+        let checkpoint = match outcome.and_then(|()| self.sign(&frontier)) {
             Ok(c) => c,
             Err(e) => {
-                tracing::error!(error = %e, "could not sign a checkpoint; the batch was not recorded");
-                return failed(replies, &e);
+                tracing::error!(error = %e, "could not seal a batch; the batch was not recorded");
+                return failed(done, &e);
             }
         };
-        batch.checkpoint = checkpoint.to_string();
-        if let Err(e) = self.store.commit(batch) {
+        commit.checkpoint = checkpoint.to_string();
+        if let Err(e) = self.store.commit(commit) {
             tracing::error!(error = %e, "could not commit a batch; nothing of it was acknowledged");
-            return failed(replies, &e);
+            return failed(done, &e);
         }
         self.frontier = frontier;
         self.last_time = time;
         let published = self.publish(self.frontier.size(), checkpoint);
-        for (log_index, record, reply) in replies {
-            let _ = reply.send(Ok(Sequenced {
-                log_index,
-                record,
+        self.destroy_files(&destroyed);
+        for d in done {
+            let _ = d.reply.send(Ok(Sequenced {
+                records: d.sequenced_records,
                 checkpoint: published.clone(),
+                archives: d.archives,
+                elimination: d.elimination,
             }));
+        }
+    }
+
+    /// Checks one change against the batch's state and appends its records.
+    #[allow(clippy::type_complexity)]
+    fn apply(
+        &self,
+        batch: &mut Batch<'_>,
+        change: Change,
+        time: u64,
+    ) -> Result<(
+        Vec<(u64, Vec<u8>)>,
+        Vec<ArchiveEntry>,
+        Option<EliminationOrder>,
+    )> {
+        match change {
+            Change::Ingest(new) => {
+                if new.blob != BlobLocation::Inline
+                    && !self.files.exists(&new.content_sha256, new.blob)
+                {
+                    return Err(Error::Unavailable(
+                        "the same content was being destroyed by an elimination at that moment; \
+                         nothing was recorded, send the document again"
+                            .into(),
+                    ));
+                }
+                let entry = ArchiveEntry {
+                    archive_id: new.archive_id.clone(),
+                    metadata_sha256: new.metadata.digest(),
+                    metadata: new.metadata,
+                    content_sha256: new.content_sha256,
+                    size: new.size,
+                    stored_size: new.stored_size,
+                    blob: new.blob,
+                    log_index: batch.frontier.size(),
+                    ingested_at: time,
+                    actor: new.actor.clone(),
+                    record_hash: [0; 32],
+                    head_index: 0,
+                    record_count: 0,
+                    elimination_id: None,
+                    eliminated_at: None,
+                };
+                let document = entry.metadata.canonical_json();
+                if let Some(content) = new.inline {
+                    batch
+                        .commit
+                        .inline_blobs
+                        .push((new.content_sha256, content));
+                }
+                batch
+                    .commit
+                    .holders_added
+                    .push((new.content_sha256, new.archive_id));
+                let (index, bytes, entry) =
+                    batch.append(entry, RecordKind::Ingest, document, time, &new.actor);
+                Ok((vec![(index, bytes)], vec![entry], None))
+            }
+            Change::Lifecycle { event, actor } => {
+                let plan = lifecycle::plan(&event, &actor, time, batch)?;
+                let mut records = Vec::with_capacity(plan.records.len());
+                let mut archives = Vec::with_capacity(plan.records.len());
+                for planned in plan.records {
+                    if planned.kind == RecordKind::EliminationExecuted {
+                        let entry = &planned.entry;
+                        batch
+                            .commit
+                            .holders_removed
+                            .push((entry.content_sha256, entry.archive_id.clone()));
+                    }
+                    let (index, bytes, entry) = batch.append(
+                        planned.entry,
+                        planned.kind,
+                        planned.document,
+                        time,
+                        &actor.actor,
+                    );
+                    records.push((index, bytes));
+                    archives.push(entry);
+                }
+                batch.destroyed.extend(plan.destroyed);
+                if let Some(order) = &plan.elimination {
+                    batch
+                        .eliminations
+                        .insert(order.elimination_id.clone(), order.clone());
+                }
+                Ok((records, archives, plan.elimination))
+            }
+        }
+    }
+
+    /// Signs the certificate of every elimination executed in this batch.
+    fn certify(&self, batch: &mut Batch<'_>, done: &mut [Done]) -> Result<()> {
+        let log_size = batch.frontier.size();
+        for d in done.iter_mut() {
+            let Some(order) = d
+                .elimination
+                .as_mut()
+                .filter(|o| o.state == EliminationState::Executed && o.certificate.is_none())
+            else {
+                continue;
+            };
+            let archives = d
+                .sequenced_records
+                .iter()
+                .zip(&d.archives)
+                .map(|((index, bytes), entry)| EliminatedArchive {
+                    archive_id: entry.archive_id.clone(),
+                    content_sha256: entry.content_sha256,
+                    size: entry.size,
+                    tombstone_index: *index,
+                    tombstone_hash: hash::leaf_hash(bytes),
+                })
+                .collect();
+            let step = |s: &Option<crate::model::Step>| {
+                let s = s.as_ref().expect("an executed elimination was decided");
+                (Timestamp(s.at), s.actor.clone())
+            };
+            let certificate = EliminationCertificate {
+                origin: self.origin.clone(),
+                elimination_id: order.elimination_id.clone(),
+                reason: order.reason.clone(),
+                proposed: (Timestamp(order.proposed.at), order.proposed.actor.clone()),
+                approved: step(&order.decided),
+                executed: step(&order.executed),
+                log_size,
+                archives,
+            };
+            order.certificate = Some(certificate.sign(self.signer.as_ref())?);
+            batch
+                .eliminations
+                .insert(order.elimination_id.clone(), order.clone());
+        }
+        Ok(())
+    }
+
+    /// Content that no archive holds any more once this batch is applied.
+    fn unheld(&self, batch: &Batch<'_>) -> Result<Vec<(Hash, BlobLocation)>> {
+        let mut out: Vec<(Hash, BlobLocation)> = Vec::new();
+        for (sha, location) in &batch.destroyed {
+            if out.iter().any(|(s, _)| s == sha) {
+                continue;
+            }
+            let mut holders = self.store.content_holders(sha)?;
+            holders.extend(
+                batch
+                    .commit
+                    .holders_added
+                    .iter()
+                    .filter(|(s, _)| s == sha)
+                    .map(|(_, id)| id.clone()),
+            );
+            holders.retain(|id| {
+                !batch
+                    .commit
+                    .holders_removed
+                    .iter()
+                    .any(|(s, removed)| s == sha && removed == id)
+            });
+            if holders.is_empty() {
+                out.push((*sha, *location));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Destroyed small contents leave the index in the same write.
+    fn destroy_inline(&self, batch: &mut Batch<'_>) -> Result<()> {
+        let unheld = self.unheld(batch)?;
+        batch.destroyed = unheld;
+        let inline: Vec<Hash> = batch
+            .destroyed
+            .iter()
+            .filter(|(_, l)| *l == BlobLocation::Inline)
+            .map(|(s, _)| *s)
+            .collect();
+        batch.commit.removed_inline_blobs.extend(inline);
+        Ok(())
+    }
+
+    /// Deletes destroyed content files, once the tombstones are durable. A
+    /// crash before this leaves a file no archive refers to; the scrubber
+    /// removes such files.
+    fn destroy_files(&self, destroyed: &[(Hash, BlobLocation)]) {
+        for (sha, location) in destroyed.iter().filter(|(_, l)| *l != BlobLocation::Inline) {
+            if let Err(e) = self.files.remove(sha, *location) {
+                tracing::error!(content = %hash::to_hex(sha), error = %e, "could not delete eliminated content");
+            }
         }
     }
 
@@ -341,6 +657,24 @@ mod tests {
         ) -> Result<Vec<ArchiveEntry>> {
             self.inner.list_archives(a, l, f)
         }
+        fn history(&self, id: &str) -> Result<Vec<u64>> {
+            self.inner.history(id)
+        }
+        fn journal(&self, after: Option<u64>, limit: usize) -> Result<Vec<u64>> {
+            self.inner.journal(after, limit)
+        }
+        fn document(&self, sha: &Hash) -> Result<Option<Vec<u8>>> {
+            self.inner.document(sha)
+        }
+        fn elimination(&self, id: &str) -> Result<Option<EliminationOrder>> {
+            self.inner.elimination(id)
+        }
+        fn eliminations(&self) -> Result<Vec<EliminationOrder>> {
+            self.inner.eliminations()
+        }
+        fn content_holders(&self, sha: &Hash) -> Result<Vec<String>> {
+            self.inner.content_holders(sha)
+        }
         fn inline_blob(&self, sha: &Hash) -> Result<Option<Vec<u8>>> {
             self.inner.inline_blob(sha)
         }
@@ -355,6 +689,17 @@ mod tests {
         }
     }
 
+    /// Every document in these tests is kept inline.
+    struct NoFiles;
+    impl ContentFiles for NoFiles {
+        fn exists(&self, _: &Hash, _: BlobLocation) -> bool {
+            false
+        }
+        fn remove(&self, _: &Hash, _: BlobLocation) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
     const ORIGIN: &str = "test.example/log";
 
     fn setup(store: Arc<FlakyStore>, max_batch: usize) -> (Sequencer, Published, VerifierKey) {
@@ -362,7 +707,7 @@ mod tests {
         let key = VerifierKey::from_public_key(ORIGIN, signer.public_key()).unwrap();
         let clock = Arc::new(FixedClock(AtomicU64::new(1_764_000_000_000)));
         let (seq, published, _thread) =
-            Sequencer::start(store, Arc::new(signer), clock, max_batch).unwrap();
+            Sequencer::start(store, Arc::new(NoFiles), Arc::new(signer), clock, max_batch).unwrap();
         (seq, published, key)
     }
 
@@ -397,7 +742,7 @@ mod tests {
         let handles: Vec<_> = (0..100u8)
             .map(|n| {
                 let seq = seq.clone();
-                tokio::spawn(async move { seq.submit(doc(n)).await })
+                tokio::spawn(async move { seq.ingest(doc(n)).await })
             })
             .collect();
         let mut indices = Vec::new();
@@ -406,19 +751,19 @@ mod tests {
             let s = h.await.unwrap().unwrap();
             let proof = minutier_seal::tree::inclusion_proof(
                 &TreeReader(store.as_ref()),
-                s.log_index,
+                s.log_index(),
                 s.checkpoint.size,
             )
             .unwrap();
             let seal = minutier_seal::proof::Seal {
-                record: s.record.clone(),
-                index: s.log_index,
+                record: s.records[0].1.clone(),
+                index: s.log_index(),
                 proof,
                 checkpoint: s.checkpoint.text.to_string(),
             };
             let verified = verifier.verify(&seal.to_text()).unwrap();
             assert_eq!(verified.record.kind, RecordKind::Ingest);
-            indices.push(s.log_index);
+            indices.push(s.log_index());
         }
         indices.sort();
         assert_eq!(indices, (0..100).collect::<Vec<_>>());
@@ -439,10 +784,10 @@ mod tests {
     async fn a_failed_commit_acknowledges_nothing_and_the_log_continues() {
         let store = Arc::new(FlakyStore::default());
         let (seq, published, key) = setup(store.clone(), 8);
-        seq.submit(doc(1)).await.unwrap();
+        seq.ingest(doc(1)).await.unwrap();
 
         store.fail.store(true, Ordering::Relaxed);
-        let err = seq.submit(doc(2)).await.unwrap_err();
+        let err = seq.ingest(doc(2)).await.unwrap_err();
         assert!(matches!(err, Error::Storage(_)), "{err}");
         assert_eq!(
             published.read().unwrap().as_ref().unwrap().size,
@@ -452,9 +797,10 @@ mod tests {
         assert_eq!(store.log_state().unwrap().tree_size, 1);
 
         store.fail.store(false, Ordering::Relaxed);
-        let next = seq.submit(doc(3)).await.unwrap();
+        let next = seq.ingest(doc(3)).await.unwrap();
         assert_eq!(
-            next.log_index, 1,
+            next.log_index(),
+            1,
             "the failed document left no hole in the log"
         );
         Checkpoint::open(&next.checkpoint.text, &key).unwrap();
@@ -465,14 +811,14 @@ mod tests {
         let store = Arc::new(FlakyStore::default());
         let (seq, published, key) = setup(store.clone(), 8);
         for n in 0..5 {
-            seq.submit(doc(n)).await.unwrap();
+            seq.ingest(doc(n)).await.unwrap();
         }
         let before = published.read().unwrap().clone().unwrap();
         drop(seq);
         let (seq, published, _) = setup(store.clone(), 8);
         assert_eq!(published.read().unwrap().as_ref().unwrap().size, 5);
-        let after = seq.submit(doc(9)).await.unwrap();
-        assert_eq!(after.log_index, 5);
+        let after = seq.ingest(doc(9)).await.unwrap();
+        assert_eq!(after.log_index(), 5);
         let proof =
             minutier_seal::tree::consistency_proof(&TreeReader(store.as_ref()), 5, 6).unwrap();
         SealVerifier::new(key)

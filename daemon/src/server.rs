@@ -11,6 +11,7 @@ use std::time::Duration;
 use minutier_hw::{FileKeystore, KeyCustody};
 use minutier_proto::v1::admin_server::AdminServer;
 use minutier_proto::v1::archive_server::ArchiveServer;
+use minutier_proto::v1::lifecycle_server::LifecycleServer;
 use minutier_seal::note::VerifierKey;
 use tokio::net::TcpListener;
 
@@ -19,7 +20,7 @@ use crate::archive::{ArchiveService, Limits};
 use crate::auth::{Authenticator, Role};
 use crate::blobs::BlobStore;
 use crate::config::Config;
-use crate::grpc::{AdminGrpc, ArchiveGrpc, MAX_MESSAGE};
+use crate::grpc::{AdminGrpc, ArchiveGrpc, LifecycleGrpc, MAX_MESSAGE};
 use crate::pki::{write_private, Pki, Subject};
 use crate::sequencer::{Clock, Sequencer, SystemClock};
 use crate::store::{RocksStore, Store};
@@ -136,6 +137,7 @@ pub fn open(config: &Config, addr: SocketAddr) -> Result<Opened, StartError> {
     let clock = Arc::new(SystemClock);
     let (sequencer, published, sequencer_thread) = Sequencer::start(
         store.clone(),
+        blobs.clone(),
         Arc::new(keystore),
         clock.clone(),
         config.max_batch,
@@ -205,6 +207,9 @@ pub async fn serve(
     health_reporter
         .set_serving::<ArchiveServer<ArchiveGrpc>>()
         .await;
+    health_reporter
+        .set_serving::<LifecycleServer<LifecycleGrpc>>()
+        .await;
     // Reflection in both versions: v1, and v1alpha that many tools
     // (grpcurl's fallback, Python's grpcio-reflection) still speak.
     let reflection = || {
@@ -218,6 +223,12 @@ pub async fn serve(
     let reflection_v1alpha = reflection()
         .build_v1alpha()
         .expect("the embedded descriptor sets are valid");
+    let lifecycle = LifecycleServer::new(LifecycleGrpc::new(
+        opened.service.clone(),
+        opened.auth.clone(),
+    ))
+    .max_decoding_message_size(MAX_MESSAGE)
+    .max_encoding_message_size(MAX_MESSAGE);
     let archive = ArchiveServer::new(ArchiveGrpc::new(opened.service.clone(), opened.auth))
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE);
@@ -236,6 +247,7 @@ pub async fn serve(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(archive)
+        .add_service(lifecycle)
         .add_service(admin)
         .serve_with_incoming_shutdown(tls::incoming(listener, opened.tls), shutdown)
         .await

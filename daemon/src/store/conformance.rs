@@ -3,7 +3,7 @@
 use minutier_seal::hash;
 
 use super::*;
-use crate::model::{BlobLocation, Credential, Metadata, Role};
+use crate::model::{BlobLocation, Credential, EliminationState, Metadata, Role, Step};
 
 fn entry(id: &str, agency: &str, title: &str, index: u64) -> ArchiveEntry {
     ArchiveEntry {
@@ -22,6 +22,37 @@ fn entry(id: &str, agency: &str, title: &str, index: u64) -> ArchiveEntry {
         ingested_at: 1_700_000_000_000 + index,
         actor: "tester".into(),
         record_hash: hash::leaf_hash(id.as_bytes()),
+        head_index: index,
+        record_count: 1,
+        elimination_id: None,
+        eliminated_at: None,
+    }
+}
+
+fn log_entry(index: u64, archive_id: &str, access: bool) -> LogEntry {
+    LogEntry {
+        index,
+        record: format!("r{index}").into_bytes(),
+        archive_id: archive_id.into(),
+        access,
+    }
+}
+
+fn order(id: &str, state: EliminationState) -> EliminationOrder {
+    EliminationOrder {
+        elimination_id: id.into(),
+        state,
+        reason: "fin de DUA".into(),
+        archive_ids: vec!["a".into()],
+        proposed: Step {
+            actor: "Alice [archivist 01]".into(),
+            name: "Alice".into(),
+            at: 5,
+        },
+        decided: None,
+        decision_reason: String::new(),
+        executed: None,
+        certificate: None,
     }
 }
 
@@ -30,15 +61,23 @@ fn conformance(store: &dyn Store) {
     store.set_origin("example.org/log").unwrap();
 
     let batch = CommitBatch {
-        records: vec![(0, b"r0".to_vec()), (1, b"r1".to_vec())],
+        records: vec![log_entry(0, "a", false), log_entry(1, "b", false)],
         nodes: vec![(0, 0, [1; 32]), (0, 1, [2; 32]), (1, 0, [3; 32])],
         archives: vec![
             entry("a", "MAIRIE", "Budget 2024", 0),
             entry("b", "CCAS", "Procès-verbal", 1),
         ],
-        inline_blobs: vec![([9; 32], b"abc".to_vec())],
+        inline_blobs: vec![([9; 32], b"abc".to_vec()), ([7; 32], b"gone".to_vec())],
+        holders_added: vec![
+            ([9; 32], "a".into()),
+            ([9; 32], "b".into()),
+            ([8; 32], "c".into()),
+        ],
+        documents: vec![([6; 32], b"{}".to_vec())],
+        eliminations: vec![order("E1", EliminationState::Proposed)],
         tree_size: 2,
         checkpoint: "checkpoint two\n".into(),
+        ..Default::default()
     };
     store.commit(batch).unwrap();
 
@@ -101,8 +140,14 @@ fn conformance(store: &dyn Store) {
 
     store
         .commit(CommitBatch {
-            records: vec![(2, b"r2".to_vec())],
+            records: vec![log_entry(2, "a", true), log_entry(3, "b", false)],
             nodes: vec![(0, 2, [4; 32])],
+            removed_inline_blobs: vec![[7; 32]],
+            holders_removed: vec![([9; 32], "a".into())],
+            eliminations: vec![
+                order("E1", EliminationState::Approved),
+                order("E0", EliminationState::Refused),
+            ],
             tree_size: 3,
             checkpoint: "checkpoint three\n".into(),
             ..Default::default()
@@ -115,6 +160,35 @@ fn conformance(store: &dyn Store) {
         store.checkpoint(2).unwrap().as_deref(),
         Some("checkpoint two\n")
     );
+
+    // Chains, the journal, documents, holders and eliminations.
+    assert_eq!(store.history("a").unwrap(), [0, 2]);
+    assert_eq!(store.history("b").unwrap(), [1, 3]);
+    assert!(store.history("").unwrap().is_empty());
+    assert_eq!(store.journal(None, 10).unwrap(), [2]);
+    assert!(store.journal(Some(2), 10).unwrap().is_empty());
+    assert_eq!(store.journal(Some(1), 10).unwrap(), [2]);
+    assert_eq!(
+        store.document(&[6; 32]).unwrap().as_deref(),
+        Some(&b"{}"[..])
+    );
+    assert_eq!(store.document(&[5; 32]).unwrap(), None);
+    assert_eq!(store.inline_blob(&[7; 32]).unwrap(), None);
+    assert_eq!(store.content_holders(&[9; 32]).unwrap(), ["b"]);
+    assert_eq!(store.content_holders(&[8; 32]).unwrap(), ["c"]);
+    assert!(store.content_holders(&[1; 32]).unwrap().is_empty());
+    assert_eq!(
+        store.elimination("E1").unwrap().unwrap().state,
+        EliminationState::Approved
+    );
+    assert_eq!(store.elimination("E2").unwrap(), None);
+    let ids: Vec<_> = store
+        .eliminations()
+        .unwrap()
+        .into_iter()
+        .map(|o| o.elimination_id)
+        .collect();
+    assert_eq!(ids, ["E0", "E1"]);
 
     let mut credential = Credential {
         serial: "0a1b".into(),

@@ -1,6 +1,6 @@
 //! In-memory [`Store`] for tests of the daemon's own logic.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::sync::RwLock;
 
@@ -8,7 +8,7 @@ use minutier_seal::Hash;
 
 use super::{CommitBatch, ListFilter, LogState, Store};
 use crate::error::Result;
-use crate::model::{ArchiveEntry, Credential};
+use crate::model::{ArchiveEntry, Credential, EliminationOrder};
 
 #[derive(Default)]
 struct Inner {
@@ -19,6 +19,11 @@ struct Inner {
     checkpoints: BTreeMap<u64, String>,
     blobs: BTreeMap<Hash, Vec<u8>>,
     credentials: BTreeMap<String, Credential>,
+    history: BTreeSet<(String, u64)>,
+    journal: BTreeSet<u64>,
+    documents: BTreeMap<Hash, Vec<u8>>,
+    eliminations: BTreeMap<String, EliminationOrder>,
+    holders: BTreeSet<(Hash, String)>,
 }
 
 /// A store that forgets everything when dropped.
@@ -43,7 +48,13 @@ impl Store for MemoryStore {
 
     fn commit(&self, batch: CommitBatch) -> Result<()> {
         let mut inner = self.0.write().unwrap();
-        inner.records.extend(batch.records);
+        for e in batch.records {
+            inner.history.insert((e.archive_id, e.index));
+            if e.access {
+                inner.journal.insert(e.index);
+            }
+            inner.records.insert(e.index, e.record);
+        }
         inner
             .nodes
             .extend(batch.nodes.into_iter().map(|(l, i, h)| ((l, i), h)));
@@ -51,6 +62,17 @@ impl Store for MemoryStore {
             inner.archives.insert(a.archive_id.clone(), a);
         }
         inner.blobs.extend(batch.inline_blobs);
+        for sha in batch.removed_inline_blobs {
+            inner.blobs.remove(&sha);
+        }
+        inner.holders.extend(batch.holders_added);
+        for h in batch.holders_removed {
+            inner.holders.remove(&h);
+        }
+        inner.documents.extend(batch.documents);
+        for o in batch.eliminations {
+            inner.eliminations.insert(o.elimination_id.clone(), o);
+        }
         inner.state.tree_size = batch.tree_size;
         inner
             .checkpoints
@@ -95,6 +117,61 @@ impl Store for MemoryStore {
             .filter(|e| filter.matches(e))
             .take(limit)
             .cloned()
+            .collect())
+    }
+
+    fn history(&self, archive_id: &str) -> Result<Vec<u64>> {
+        let inner = self.0.read().unwrap();
+        Ok(inner
+            .history
+            .range((archive_id.to_owned(), 0)..=(archive_id.to_owned(), u64::MAX))
+            .map(|(_, i)| *i)
+            .collect())
+    }
+
+    fn journal(&self, after: Option<u64>, limit: usize) -> Result<Vec<u64>> {
+        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let inner = self.0.read().unwrap();
+        Ok(inner
+            .journal
+            .range((lower, Bound::Unbounded))
+            .take(limit)
+            .copied()
+            .collect())
+    }
+
+    fn document(&self, sha256: &Hash) -> Result<Option<Vec<u8>>> {
+        Ok(self.0.read().unwrap().documents.get(sha256).cloned())
+    }
+
+    fn elimination(&self, elimination_id: &str) -> Result<Option<EliminationOrder>> {
+        Ok(self
+            .0
+            .read()
+            .unwrap()
+            .eliminations
+            .get(elimination_id)
+            .cloned())
+    }
+
+    fn eliminations(&self) -> Result<Vec<EliminationOrder>> {
+        Ok(self
+            .0
+            .read()
+            .unwrap()
+            .eliminations
+            .values()
+            .cloned()
+            .collect())
+    }
+
+    fn content_holders(&self, sha256: &Hash) -> Result<Vec<String>> {
+        let inner = self.0.read().unwrap();
+        Ok(inner
+            .holders
+            .range((*sha256, String::new())..)
+            .take_while(|(h, _)| h == sha256)
+            .map(|(_, id)| id.clone())
             .collect())
     }
 

@@ -18,19 +18,41 @@ pub use memory::MemoryStore;
 pub use rocks::RocksStore;
 
 use crate::error::{Error, Result};
-use crate::model::{ArchiveEntry, Credential};
+use crate::model::{ArchiveEntry, Credential, EliminationOrder};
+
+/// A new log record and what the index files it under.
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    pub index: u64,
+    /// The record's exact bytes.
+    pub record: Vec<u8>,
+    /// The archive whose chain it extends.
+    pub archive_id: String,
+    /// A read of content or metadata, listed in the access journal.
+    pub access: bool,
+}
 
 /// Everything one sequencer batch makes durable at once.
 #[derive(Debug, Default, Clone)]
 pub struct CommitBatch {
-    /// New log records, by index.
-    pub records: Vec<(u64, Vec<u8>)>,
+    /// New log records, in index order.
+    pub records: Vec<LogEntry>,
     /// Newly completed perfect subtree nodes (level, index, hash).
     pub nodes: Vec<(u8, u64, Hash)>,
     /// New or updated archives.
     pub archives: Vec<ArchiveEntry>,
     /// Small contents kept in the index, by SHA-256.
     pub inline_blobs: Vec<(Hash, Vec<u8>)>,
+    /// Small contents destroyed by an elimination.
+    pub removed_inline_blobs: Vec<Hash>,
+    /// Which archives hold which content: (content SHA-256, archive id).
+    /// Content is deleted only when no archive holds it any more.
+    pub holders_added: Vec<(Hash, String)>,
+    pub holders_removed: Vec<(Hash, String)>,
+    /// The canonical JSON documents records commit to, by SHA-256.
+    pub documents: Vec<(Hash, Vec<u8>)>,
+    /// New or updated elimination orders.
+    pub eliminations: Vec<EliminationOrder>,
     /// The tree size once this batch is applied.
     pub tree_size: u64,
     /// The signed checkpoint of that tree, stored with it and made the
@@ -91,6 +113,18 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
         filter: &ListFilter,
     ) -> Result<Vec<ArchiveEntry>>;
+    /// Indices of an archive's records, in log order.
+    fn history(&self, archive_id: &str) -> Result<Vec<u64>>;
+    /// Indices of access records (reads) after `after`, at most `limit`.
+    fn journal(&self, after: Option<u64>, limit: usize) -> Result<Vec<u64>>;
+    /// A document some record commits to, by SHA-256.
+    fn document(&self, sha256: &Hash) -> Result<Option<Vec<u8>>>;
+    fn elimination(&self, elimination_id: &str) -> Result<Option<EliminationOrder>>;
+    /// Every elimination order, by id.
+    fn eliminations(&self) -> Result<Vec<EliminationOrder>>;
+    /// Archives holding this content (live or eliminated: see
+    /// [`CommitBatch::holders_removed`]).
+    fn content_holders(&self, sha256: &Hash) -> Result<Vec<String>>;
     fn inline_blob(&self, sha256: &Hash) -> Result<Option<Vec<u8>>>;
     fn has_inline_blob(&self, sha256: &Hash) -> Result<bool>;
     /// Adds or updates credentials in the registry, durably.

@@ -13,7 +13,7 @@ use rocksdb::{
 
 use super::{CommitBatch, ListFilter, LogState, Store};
 use crate::error::{Error, Result};
-use crate::model::{ArchiveEntry, Credential};
+use crate::model::{ArchiveEntry, Credential, EliminationOrder};
 
 const CF_RECORDS: &str = "records";
 const CF_NODES: &str = "nodes";
@@ -21,6 +21,15 @@ const CF_ARCHIVES: &str = "archives";
 const CF_CHECKPOINTS: &str = "checkpoints";
 const CF_BLOBS: &str = "blobs";
 const CF_CREDENTIALS: &str = "credentials";
+/// archive id, 0x00, record index (big endian) -> empty: each archive's chain.
+const CF_HISTORY: &str = "history";
+/// record index -> empty, for reads: the access journal.
+const CF_JOURNAL: &str = "journal";
+/// SHA-256 -> canonical JSON that records commit to.
+const CF_DOCUMENTS: &str = "documents";
+const CF_ELIMINATIONS: &str = "eliminations";
+/// content SHA-256 ‖ archive id -> empty.
+const CF_HOLDERS: &str = "holders";
 
 const META_ORIGIN: &[u8] = b"origin";
 const META_TREE_SIZE: &[u8] = b"tree-size";
@@ -132,6 +141,11 @@ impl RocksStore {
             cf(CF_CHECKPOINTS, true, false),
             cf(CF_BLOBS, true, true),
             cf(CF_CREDENTIALS, true, false),
+            cf(CF_HISTORY, true, false),
+            cf(CF_JOURNAL, false, false),
+            cf(CF_DOCUMENTS, true, true),
+            cf(CF_ELIMINATIONS, true, false),
+            cf(CF_HOLDERS, true, false),
         ];
         let db = DB::open_cf_descriptors(&db_opts, path, cfs)?;
         Ok(RocksStore {
@@ -190,9 +204,17 @@ impl Store for RocksStore {
 
     fn commit(&self, batch: CommitBatch) -> Result<()> {
         let mut b = WriteBatch::default();
-        let records = self.cf(CF_RECORDS);
-        for (index, record) in &batch.records {
-            b.put_cf(records, index.to_be_bytes(), record);
+        let (records, history, journal) = (
+            self.cf(CF_RECORDS),
+            self.cf(CF_HISTORY),
+            self.cf(CF_JOURNAL),
+        );
+        for e in &batch.records {
+            b.put_cf(records, e.index.to_be_bytes(), &e.record);
+            b.put_cf(history, history_key(&e.archive_id, e.index), []);
+            if e.access {
+                b.put_cf(journal, e.index.to_be_bytes(), []);
+            }
         }
         let nodes = self.cf(CF_NODES);
         for (level, index, hash) in &batch.nodes {
@@ -206,6 +228,25 @@ impl Store for RocksStore {
         let blobs = self.cf(CF_BLOBS);
         for (sha, content) in &batch.inline_blobs {
             b.put_cf(blobs, sha, content);
+        }
+        for sha in &batch.removed_inline_blobs {
+            b.delete_cf(blobs, sha);
+        }
+        let holders = self.cf(CF_HOLDERS);
+        for (sha, id) in &batch.holders_added {
+            b.put_cf(holders, holder_key(sha, id), []);
+        }
+        for (sha, id) in &batch.holders_removed {
+            b.delete_cf(holders, holder_key(sha, id));
+        }
+        let documents = self.cf(CF_DOCUMENTS);
+        for (sha, json) in &batch.documents {
+            b.put_cf(documents, sha, json);
+        }
+        let eliminations = self.cf(CF_ELIMINATIONS);
+        for order in &batch.eliminations {
+            let json = serde_json::to_vec(order).expect("orders always serialise");
+            b.put_cf(eliminations, order.elimination_id.as_bytes(), json);
         }
         let size = batch.tree_size.to_be_bytes();
         b.put(META_TREE_SIZE, size);
@@ -295,6 +336,79 @@ impl Store for RocksStore {
         Ok(out)
     }
 
+    fn history(&self, archive_id: &str) -> Result<Vec<u64>> {
+        let prefix = history_key(archive_id, 0);
+        let prefix = &prefix[..prefix.len() - 8];
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf(CF_HISTORY),
+            IteratorMode::From(prefix, Direction::Forward),
+        );
+        for item in iter {
+            let (k, _) = item?;
+            if !k.starts_with(prefix) || k.len() != prefix.len() + 8 {
+                break;
+            }
+            out.push(be_u64(&k[prefix.len()..], "history key")?);
+        }
+        Ok(out)
+    }
+
+    fn journal(&self, after: Option<u64>, limit: usize) -> Result<Vec<u64>> {
+        let start = after.map_or(0, |a| a.saturating_add(1)).to_be_bytes();
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf(CF_JOURNAL),
+            IteratorMode::From(&start, Direction::Forward),
+        );
+        for item in iter.take(limit) {
+            let (k, _) = item?;
+            let index = be_u64(&k, "journal key")?;
+            if after.is_some_and(|a| index <= a) {
+                continue;
+            }
+            out.push(index);
+        }
+        Ok(out)
+    }
+
+    fn document(&self, sha256: &Hash) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(self.cf(CF_DOCUMENTS), sha256)?)
+    }
+
+    fn elimination(&self, elimination_id: &str) -> Result<Option<EliminationOrder>> {
+        self.db
+            .get_pinned_cf(self.cf(CF_ELIMINATIONS), elimination_id.as_bytes())?
+            .map(|v| decode_elimination(&v))
+            .transpose()
+    }
+
+    fn eliminations(&self) -> Result<Vec<EliminationOrder>> {
+        self.db
+            .iterator_cf(self.cf(CF_ELIMINATIONS), IteratorMode::Start)
+            .map(|item| decode_elimination(&item?.1))
+            .collect()
+    }
+
+    fn content_holders(&self, sha256: &Hash) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf(CF_HOLDERS),
+            IteratorMode::From(sha256, Direction::Forward),
+        );
+        for item in iter {
+            let (k, _) = item?;
+            if !k.starts_with(sha256) {
+                break;
+            }
+            out.push(
+                String::from_utf8(k[32..].to_vec())
+                    .map_err(|_| Error::Storage("corrupt content holder key".into()))?,
+            );
+        }
+        Ok(out)
+    }
+
     fn inline_blob(&self, sha256: &Hash) -> Result<Option<Vec<u8>>> {
         Ok(self.db.get_cf(self.cf(CF_BLOBS), sha256)?)
     }
@@ -323,6 +437,26 @@ impl Store for RocksStore {
             })
             .collect()
     }
+}
+
+fn history_key(archive_id: &str, index: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(archive_id.len() + 9);
+    k.extend_from_slice(archive_id.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&index.to_be_bytes());
+    k
+}
+
+fn holder_key(sha256: &Hash, archive_id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(32 + archive_id.len());
+    k.extend_from_slice(sha256);
+    k.extend_from_slice(archive_id.as_bytes());
+    k
+}
+
+fn decode_elimination(bytes: &[u8]) -> Result<EliminationOrder> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| Error::Storage(format!("corrupt elimination order: {e}")))
 }
 
 fn decode_archive(bytes: &[u8]) -> Result<ArchiveEntry> {

@@ -1,4 +1,10 @@
 //! The archive service: what the daemon does, independent of gRPC.
+//! Ingest and reads are here; the lifecycle (corrections, rules, holds,
+//! eliminations, history, journal) is in `lifecycle.rs`.
+
+mod lifecycle;
+
+pub use lifecycle::{DueArchives, History, HistoryEntry, JournalEntry, JournalFilter};
 
 use std::io::Read;
 use std::sync::Arc;
@@ -91,13 +97,18 @@ impl ArchiveService {
     pub async fn ingest<S>(
         &self,
         actor: &str,
-        doc: NewDocument,
+        mut doc: NewDocument,
         mut chunks: S,
     ) -> Result<IngestReceipt>
     where
         S: Stream<Item = Result<Vec<u8>>> + Unpin,
     {
         doc.metadata.validate()?;
+        // Rules without a start date start from the content's end date or
+        // today; once stored, a deadline never moves.
+        doc.metadata.settle(crate::metadata::Date::from_unix_millis(
+            self.clock.now_millis(),
+        ));
         minutier_seal::record::validate_actor(actor).map_err(|e| {
             Error::InvalidArgument(format!("the caller's identity cannot be recorded: {e}"))
         })?;
@@ -190,14 +201,16 @@ impl ArchiveService {
             } => (
                 BlobLocation::Inline,
                 size,
-                (!deduplicated).then_some(content),
+                // Always sent along: an elimination may be destroying the
+                // stored copy at this very moment.
+                Some(content),
                 deduplicated,
             ),
         };
         let archive_id = new_archive_id(self.clock.now_millis());
-        let sequenced = self
+        let mut sequenced = self
             .sequencer
-            .submit(NewArchive {
+            .ingest(NewArchive {
                 archive_id: archive_id.clone(),
                 metadata: doc.metadata,
                 content_sha256,
@@ -208,12 +221,13 @@ impl ArchiveService {
                 actor: actor.to_owned(),
             })
             .await?;
-        let seal = self.seal_at(sequenced.log_index, sequenced.record, &sequenced.checkpoint)?;
+        let (log_index, record) = sequenced.records.swap_remove(0);
+        let seal = self.seal_at(log_index, record, &sequenced.checkpoint)?;
         Ok(IngestReceipt {
             archive_id,
             content_sha256,
             size,
-            log_index: sequenced.log_index,
+            log_index,
             seal,
             deduplicated,
         })
@@ -323,7 +337,8 @@ impl ArchiveService {
         }
     }
 
-    /// A seal of the archive's latest record under the latest checkpoint.
+    /// A seal of the archive's ingest record under the latest checkpoint:
+    /// the document's seal.
     pub fn seal(&self, archive_id: &str) -> Result<(String, u64)> {
         let entry = self.archive(archive_id)?;
         let checkpoint = self.latest_checkpoint()?;
@@ -334,7 +349,7 @@ impl ArchiveService {
         ))
     }
 
-    fn seal_at(
+    pub(crate) fn seal_at(
         &self,
         index: u64,
         record: Vec<u8>,

@@ -1,5 +1,12 @@
 //! The gRPC edge: the one place where wire types (prost) meet the domain.
-//! Requests are converted in, domain errors are mapped to status codes out.
+//! Requests are converted in (`convert.rs`), domain errors are mapped to
+//! status codes out. The archive and admin services are here, the
+//! lifecycle service in `lifecycle.rs`.
+
+mod convert;
+mod lifecycle;
+
+pub use lifecycle::LifecycleGrpc;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,9 +24,11 @@ use crate::admin::{AdminService, Validity};
 use crate::archive::{ArchiveService, NewDocument};
 use crate::auth::{Action, Authenticator, Credential, Identity, Role};
 use crate::error::Error;
-use crate::model::{parse_declared_sha256, ArchiveEntry, Metadata};
+use crate::lifecycle::{Actor, Read};
+use crate::model::{parse_declared_sha256, ArchiveEntry};
 use crate::sequencer::{Clock, SystemClock};
 use crate::store::ListFilter;
+use convert::{archive_to_wire, catalogue_to_wire, metadata_from_wire};
 
 /// Largest gRPC message accepted (an ingest chunk is typically 256 KiB).
 pub const MAX_MESSAGE: usize = 8 << 20;
@@ -33,6 +42,8 @@ impl From<Error> for Status {
             Error::DataLoss(_) => Status::data_loss(message),
             Error::ResourceExhausted(_) => Status::resource_exhausted(message),
             Error::Unavailable(_) => Status::unavailable(message),
+            Error::FailedPrecondition(_) => Status::failed_precondition(message),
+            Error::PermissionDenied(_) => Status::permission_denied(message),
             Error::Storage(_) | Error::Seal(_) => {
                 tracing::error!(error = %message, "internal error");
                 Status::internal(message)
@@ -78,72 +89,24 @@ fn authorize<T>(
     auth.authorize(certs.as_deref().map(Vec::as_slice), action)
 }
 
-/// Reads of content by roles whose reads are journaled.
-fn log_access(who: &Identity, archive_id: &str, what: &str) {
-    if matches!(who.role, Role::Auditor | Role::Controller) {
-        tracing::info!(target: "minutier::access", who = %who.actor(), archive = archive_id, what, "access");
-    }
-}
-
-fn metadata_from_wire(m: Option<pb::DocumentMetadata>) -> Result<Metadata, Error> {
-    let m = m.ok_or_else(|| {
-        Error::InvalidArgument("the ingest header has no metadata; give at least a title".into())
-    })?;
-    let optional = |s: String| (!s.trim().is_empty()).then_some(s);
-    Ok(Metadata {
-        title: m.title,
-        originating_agency: m.originating_agency,
-        description: m.description,
-        start_date: optional(m.start_date),
-        end_date: optional(m.end_date),
-        keywords: m.keywords,
-        file_name: m.file_name,
-        media_type: m.media_type,
-    })
-}
-
-fn metadata_to_wire(m: &Metadata) -> pb::DocumentMetadata {
-    pb::DocumentMetadata {
-        title: m.title.clone(),
-        originating_agency: m.originating_agency.clone(),
-        description: m.description.clone(),
-        start_date: m.start_date.clone().unwrap_or_default(),
-        end_date: m.end_date.clone().unwrap_or_default(),
-        keywords: m.keywords.clone(),
-        file_name: m.file_name.clone(),
-        media_type: m.media_type.clone(),
-    }
-}
-
-fn archive_to_wire(e: &ArchiveEntry) -> pb::ArchiveInfo {
-    pb::ArchiveInfo {
-        archive_id: e.archive_id.clone(),
-        metadata: Some(metadata_to_wire(&e.metadata)),
-        content_sha256: hash::to_hex(&e.content_sha256),
-        size: e.size,
-        stored_size: e.stored_size,
-        log_index: e.log_index,
-        ingested_at: e.ingested_at().to_string(),
-        actor: e.actor.clone(),
-        record_hash: hash::to_hex(&e.record_hash),
-        metadata_sha256: hash::to_hex(&e.metadata_sha256),
+/// The lifecycle's name for a caller.
+fn actor_of(who: &Identity) -> Actor {
+    Actor {
+        actor: who.actor(),
+        name: who.name.clone(),
     }
 }
 
 fn archive_id(id: &str) -> Result<&str, Status> {
-    if id.is_empty() {
-        return Err(Status::invalid_argument("archive_id is required"));
+    convert::id("archive_id", id)
+}
+
+/// At most 64 characters of client input, for error messages.
+pub(crate) fn shorten(s: &str) -> String {
+    match s.char_indices().nth(64) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_owned(),
     }
-    if id.len() > 128
-        || !id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-    {
-        return Err(Status::invalid_argument(format!(
-            "{id:?} is not an archive id"
-        )));
-    }
-    Ok(id)
 }
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
@@ -237,9 +200,13 @@ impl Archive for ArchiveGrpc {
     ) -> Result<Response<Self::GetStream>, Status> {
         let who = self.caller(&request, Action::ReadContent)?;
         let id = archive_id(&request.get_ref().archive_id)?.to_owned();
+        self.check_agency(&who, Action::ReadContent, &self.service.archive(&id)?)?;
+        // The read is in the log before the first byte leaves.
+        let may_read_restricted = crate::auth::allowed(who.role, Action::ReadRestricted);
+        self.service
+            .record_read(&id, Read::Content, may_read_restricted, actor_of(&who))
+            .await?;
         let mut reader = self.service.open_content(&id)?;
-        self.check_agency(&who, Action::ReadContent, reader.entry())?;
-        log_access(&who, &id, "content");
         let (tx, rx) = mpsc::channel(4);
         tokio::task::spawn_blocking(move || loop {
             let item = match reader.next_chunk() {
@@ -264,9 +231,11 @@ impl Archive for ArchiveGrpc {
     ) -> Result<Response<pb::ArchiveInfo>, Status> {
         let who = self.caller(&request, Action::ReadMetadata)?;
         let id = archive_id(&request.get_ref().archive_id)?;
-        let entry = self.service.archive(id)?;
-        self.check_agency(&who, Action::ReadMetadata, &entry)?;
-        log_access(&who, id, "metadata");
+        self.check_agency(&who, Action::ReadMetadata, &self.service.archive(id)?)?;
+        let entry = self
+            .service
+            .record_read(id, Read::Metadata, true, actor_of(&who))
+            .await?;
         Ok(Response::new(archive_to_wire(&entry)))
     }
 
@@ -308,7 +277,7 @@ impl Archive for ArchiveGrpc {
         };
         let (entries, next) = self.service.list(token, page_size, &filter)?;
         Ok(Response::new(pb::ListResponse {
-            archives: entries.iter().map(archive_to_wire).collect(),
+            archives: entries.iter().map(catalogue_to_wire).collect(),
             next_page_token: next.unwrap_or_default(),
         }))
     }
