@@ -825,4 +825,171 @@ mod tests {
             .verify_consistency(&before.text, &after.checkpoint.text, &proof)
             .unwrap();
     }
+
+    fn actor(name: &str) -> Actor {
+        Actor {
+            actor: format!("{name} [archivist 01]"),
+            name: name.into(),
+        }
+    }
+
+    fn doc_with_rules(n: u8) -> NewArchive {
+        let mut d = doc(n);
+        d.metadata.rules.appraisal = Some(crate::metadata::AppraisalRule {
+            rule_id: String::new(),
+            duration_years: 1,
+            start_date: Some("2000-01-01".parse().unwrap()),
+            final_action: crate::metadata::FinalAction::Destroy,
+        });
+        d
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lifecycle_events_chain_per_archive_and_refusals_touch_nothing() {
+        let store = Arc::new(FlakyStore::default());
+        let (seq, _, key) = setup(store.clone(), 64);
+        // Two archives with the same content: eliminating one keeps it.
+        let a = seq.ingest(doc_with_rules(1)).await.unwrap();
+        let mut twin = doc_with_rules(1);
+        twin.archive_id = "twin".into();
+        seq.ingest(twin).await.unwrap();
+        let content = hash::sha256(&[1; 10]);
+
+        // Several events at once, one of them refused, all in a batch or two.
+        let events = vec![
+            Event::PlaceHold {
+                archive_id: "doc1".into(),
+                hold_id: "H1".into(),
+                reason: "contentieux".into(),
+                end_date: None,
+            },
+            Event::LiftHold {
+                archive_id: "doc1".into(),
+                hold_id: "nope".into(),
+            },
+            Event::Read {
+                archive_id: "doc1".into(),
+                what: lifecycle::Read::Metadata,
+                may_read_restricted: false,
+            },
+            Event::LiftHold {
+                archive_id: "doc1".into(),
+                hold_id: "H1".into(),
+            },
+        ];
+        let outcomes: Vec<_> =
+            futures::future::join_all(events.into_iter().map(|e| seq.lifecycle(e, actor("Alice"))))
+                .await;
+        assert!(matches!(outcomes[1], Err(Error::NotFound(_))));
+        assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 3);
+
+        for (event, who) in [
+            (
+                Event::ProposeElimination {
+                    elimination_id: "E1".into(),
+                    archive_ids: vec!["doc1".into()],
+                    reason: "fin de DUA".into(),
+                },
+                "Alice",
+            ),
+            (
+                Event::DecideElimination {
+                    elimination_id: "E1".into(),
+                    approve: true,
+                    reason: String::new(),
+                },
+                "Bob",
+            ),
+        ] {
+            seq.lifecycle(event, actor(who)).await.unwrap();
+        }
+        let executed = seq
+            .lifecycle(
+                Event::ExecuteElimination {
+                    elimination_id: "E1".into(),
+                },
+                actor("Alice"),
+            )
+            .await
+            .unwrap();
+
+        // The chain verifies, ends with the tombstone, and is indexed.
+        let indices = store.history("doc1").unwrap();
+        assert_eq!(indices[0], a.log_index());
+        assert_eq!(
+            indices.len(),
+            7,
+            "ingest, hold, read, lift, 3 elimination steps"
+        );
+        let mut chain = minutier_seal::chain::ChainVerifier::new("doc1");
+        for i in &indices {
+            chain
+                .push(*i, &crate::store::record(store.as_ref(), *i).unwrap())
+                .unwrap();
+        }
+        assert_eq!(chain.tombstone_index(), Some(executed.log_index()));
+        let entry = store.archive("doc1").unwrap().unwrap();
+        assert_eq!(entry.record_count, 7);
+        assert_eq!(Some((entry.head_index, entry.record_hash)), chain.last());
+        assert!(entry.is_eliminated());
+        assert_eq!(store.journal(None, 10).unwrap().len(), 1);
+
+        // The certificate verifies and names the tombstone; the content is
+        // kept for the twin.
+        let order = executed.elimination.clone().unwrap();
+        let certificate = minutier_seal::certificate::EliminationCertificate::verify(
+            order.certificate.as_deref().unwrap(),
+            &key,
+        )
+        .unwrap();
+        assert_eq!(
+            certificate.archives[0].tombstone_index,
+            executed.log_index()
+        );
+        assert_eq!(certificate.log_size, executed.checkpoint.size);
+        assert!(store.inline_blob(&content).unwrap().is_some());
+        assert_eq!(store.content_holders(&content).unwrap(), ["twin"]);
+        // Every committed document is kept by digest.
+        for i in &indices {
+            let r = Record::decode(&crate::store::record(store.as_ref(), *i).unwrap()).unwrap();
+            let doc = store.document(&r.metadata_sha256).unwrap().unwrap();
+            assert_eq!(hash::sha256(&doc), r.metadata_sha256);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn eliminating_the_last_holder_deletes_small_content_in_the_same_write() {
+        let store = Arc::new(FlakyStore::default());
+        let (seq, _, _) = setup(store.clone(), 64);
+        seq.ingest(doc_with_rules(2)).await.unwrap();
+        let content = hash::sha256(&[2; 10]);
+        for (event, who) in [
+            (
+                Event::ProposeElimination {
+                    elimination_id: "E2".into(),
+                    archive_ids: vec!["doc2".into()],
+                    reason: "fin de DUA".into(),
+                },
+                "Alice",
+            ),
+            (
+                Event::DecideElimination {
+                    elimination_id: "E2".into(),
+                    approve: true,
+                    reason: String::new(),
+                },
+                "Bob",
+            ),
+            (
+                Event::ExecuteElimination {
+                    elimination_id: "E2".into(),
+                },
+                "Alice",
+            ),
+        ] {
+            seq.lifecycle(event, actor(who)).await.unwrap();
+        }
+        assert_eq!(store.inline_blob(&content).unwrap(), None);
+        assert!(store.content_holders(&content).unwrap().is_empty());
+    }
 }

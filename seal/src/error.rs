@@ -1,5 +1,7 @@
 //! The crate's single error type.
 
+use crate::record::RecordKind;
+
 /// Everything that can go wrong in `minutier-seal`.
 ///
 /// Messages say what was wrong and, where it helps, what to do about it. The
@@ -176,6 +178,161 @@ pub enum Error {
         expected: u64,
         /// Size of the document presented.
         actual: u64,
+    },
+
+    /// An archive's chain was checked with no records at all.
+    #[error(
+        "the chain of archive {archive:?} has no records; a chain starts with the archive's \
+         ingest record"
+    )]
+    EmptyChain {
+        /// The archive whose chain was checked.
+        archive: String,
+    },
+
+    /// A record of an archive's chain is not a valid `minutier/record/v1`.
+    #[error("record at index {index} of the chain is not a valid record: {reason}")]
+    ChainRecordInvalid {
+        /// The record's index in the log.
+        index: u64,
+        /// Why it does not decode.
+        reason: Box<Error>,
+    },
+
+    /// A record given as part of an archive's chain is about another archive.
+    #[error(
+        "record at index {index} ({kind}) is about archive {found:?}, not {expected:?}: it does \
+         not belong to this archive's chain"
+    )]
+    ChainWrongArchive {
+        /// The record's index in the log.
+        index: u64,
+        /// The record's kind.
+        kind: RecordKind,
+        /// The archive whose chain is checked.
+        expected: String,
+        /// The archive the record names.
+        found: String,
+    },
+
+    /// The records of a chain are not in strictly increasing log order.
+    #[error(
+        "record at index {index} ({kind}) comes after the record at index {after} in the list, \
+         but a chain's records must be given in log order with strictly increasing indices: the \
+         chain was reordered or holds a record twice"
+    )]
+    ChainOutOfOrder {
+        /// The index of the misplaced record.
+        index: u64,
+        /// The record's kind.
+        kind: RecordKind,
+        /// The index of the record listed just before it.
+        after: u64,
+    },
+
+    /// The first record of a chain is not a proper start (an `ingest` record
+    /// with `previous none`).
+    #[error("the first record of the chain, at index {index} ({kind}), {reason}")]
+    ChainBadStart {
+        /// The first record's index in the log.
+        index: u64,
+        /// The first record's kind.
+        kind: RecordKind,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A record's `previous` is not the leaf hash of the record before it in
+    /// the chain.
+    #[error(
+        "record at index {index} ({kind}) has previous {previous} but the record before it in \
+         the chain, at index {before_index}, hashes to {before_hash}: a record is missing from \
+         the chain or was altered"
+    )]
+    ChainLinkMismatch {
+        /// The record's index in the log.
+        index: u64,
+        /// The record's kind.
+        kind: RecordKind,
+        /// The record's `previous` field (hex, or `none`).
+        previous: String,
+        /// The index of the record before it in the chain.
+        before_index: u64,
+        /// That record's leaf hash (hex).
+        before_hash: String,
+    },
+
+    /// An `ingest` record appears after the start of a chain.
+    #[error(
+        "record at index {index} is a second ingest record for the archive, whose chain starts \
+         with the ingest record at index {first_index}: an archive is ingested once, and a new \
+         version of a document is a new archive"
+    )]
+    ChainRepeatedIngest {
+        /// The index of the second ingest record.
+        index: u64,
+        /// The index of the chain's first record.
+        first_index: u64,
+    },
+
+    /// A record other than `read-metadata` follows the archive's
+    /// `elimination-executed` record.
+    #[error(
+        "record at index {index} ({kind}) follows the archive's elimination-executed record at \
+         index {tombstone_index}; after an elimination only read-metadata records may be \
+         appended to the chain"
+    )]
+    ChainAfterElimination {
+        /// The offending record's index in the log.
+        index: u64,
+        /// Its kind.
+        kind: RecordKind,
+        /// The index of the tombstone.
+        tombstone_index: u64,
+    },
+
+    /// A record names another document than the chain's ingest record.
+    #[error(
+        "record at index {index} ({kind}) has {field} {found} but the chain's ingest record at \
+         index {first_index} has {expected}: every record of an archive, the elimination \
+         tombstone included, names the same document"
+    )]
+    ChainDocumentMismatch {
+        /// The record's index in the log.
+        index: u64,
+        /// The record's kind.
+        kind: RecordKind,
+        /// `content-sha256` or `size`.
+        field: &'static str,
+        /// The record's value.
+        found: String,
+        /// The ingest record's value.
+        expected: String,
+        /// The index of the chain's ingest record.
+        first_index: u64,
+    },
+
+    /// Text is not a canonical `minutier/elimination-certificate/v1`.
+    #[error("invalid elimination certificate{}: {reason}", at_line(*.line))]
+    InvalidCertificate {
+        /// 1-based line number (0 when the problem concerns the whole text).
+        line: usize,
+        /// What was wrong.
+        reason: String,
+    },
+
+    /// An elimination certificate's origin differs from the name of the key
+    /// that signs or verifies it.
+    #[error(
+        "elimination certificate origin {origin:?} does not match the key name {key_name:?}: a \
+         certificate is signed by the log key of its origin, so it was issued by another log or \
+         the wrong key was used"
+    )]
+    CertificateOriginMismatch {
+        /// The certificate's origin line.
+        origin: String,
+        /// The signer's or verifier key's name.
+        key_name: String,
     },
 }
 

@@ -5,8 +5,10 @@
 //! ([`tree`]); the log head is published as a C2SP signed checkpoint
 //! ([`checkpoint`], [`note`]); and each document receives a seal, a
 //! `c2sp.org/tlog-proof@v1` file ([`proof`]) that anyone can check offline
-//! with [`verify::SealVerifier`]. The normative description of the formats is
-//! `docs/seal-format.md`.
+//! with [`verify::SealVerifier`]. The records about one archive form its
+//! lifecycle chain, checked by [`chain::verify_chain`]; when archives are
+//! eliminated, the log signs an [`certificate::EliminationCertificate`].
+//! The normative description of the formats is `docs/seal-format.md`.
 //!
 //! This crate performs no I/O, reads no clock and draws no random numbers:
 //! time arrives as [`record::Timestamp`] values and signing through the
@@ -16,6 +18,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod certificate;
+pub mod chain;
 pub mod checkpoint;
 pub mod hash;
 pub mod metadata;

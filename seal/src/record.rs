@@ -27,20 +27,90 @@ pub const MAX_ARCHIVE_ID_LEN: usize = 128;
 pub const MAX_ACTOR_LEN: usize = 256;
 
 /// What happened to the archive. Each kind is a lowercase token in the
-/// encoding; more kinds (metadata correction, legal hold, elimination,
-/// access…) will be added as the appliance grows.
+/// encoding (`docs/seal-format.md` §2.3 gives the meaning of each, and what
+/// `metadata-sha256` commits to).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RecordKind {
-    /// A document entered the archive.
+    /// `ingest`: the document entered the archive. Always, and only, the
+    /// first record of an archive's chain.
     Ingest,
+    /// `metadata-correction`: the descriptive metadata was corrected.
+    MetadataCorrection,
+    /// `rules-change`: the management rules (retention, final disposition,
+    /// access restrictions) changed.
+    RulesChange,
+    /// `hold-placed`: a hold now prevents the archive's elimination.
+    HoldPlaced,
+    /// `hold-lifted`: a hold was lifted.
+    HoldLifted,
+    /// `read-content`: the document's content was communicated.
+    ReadContent,
+    /// `read-metadata`: the archive's metadata was communicated.
+    ReadMetadata,
+    /// `elimination-proposed`: the archive was included in a proposed
+    /// elimination order.
+    EliminationProposed,
+    /// `elimination-approved`: the elimination order covering the archive
+    /// was approved.
+    EliminationApproved,
+    /// `elimination-refused`: the elimination order covering the archive was
+    /// refused; the archive is kept.
+    EliminationRefused,
+    /// `elimination-executed`: the document was destroyed. This record is the
+    /// archive's tombstone; only `read-metadata` records may follow it.
+    EliminationExecuted,
 }
 
 impl RecordKind {
-    /// The token used in the encoding, e.g. `"ingest"`.
+    /// Every kind, in the order of the format specification.
+    pub const ALL: [RecordKind; 11] = [
+        RecordKind::Ingest,
+        RecordKind::MetadataCorrection,
+        RecordKind::RulesChange,
+        RecordKind::HoldPlaced,
+        RecordKind::HoldLifted,
+        RecordKind::ReadContent,
+        RecordKind::ReadMetadata,
+        RecordKind::EliminationProposed,
+        RecordKind::EliminationApproved,
+        RecordKind::EliminationRefused,
+        RecordKind::EliminationExecuted,
+    ];
+
+    /// The token used in the encoding, e.g. `"ingest"` or `"hold-placed"`.
     pub fn as_str(self) -> &'static str {
         match self {
             RecordKind::Ingest => "ingest",
+            RecordKind::MetadataCorrection => "metadata-correction",
+            RecordKind::RulesChange => "rules-change",
+            RecordKind::HoldPlaced => "hold-placed",
+            RecordKind::HoldLifted => "hold-lifted",
+            RecordKind::ReadContent => "read-content",
+            RecordKind::ReadMetadata => "read-metadata",
+            RecordKind::EliminationProposed => "elimination-proposed",
+            RecordKind::EliminationApproved => "elimination-approved",
+            RecordKind::EliminationRefused => "elimination-refused",
+            RecordKind::EliminationExecuted => "elimination-executed",
         }
+    }
+
+    /// Whether the record logs an access: `read-content` or `read-metadata`.
+    pub fn is_access(self) -> bool {
+        matches!(self, RecordKind::ReadContent | RecordKind::ReadMetadata)
+    }
+
+    /// Whether the record is a step of an elimination order: proposed,
+    /// approved, refused or executed. For these kinds `metadata-sha256`
+    /// commits to the elimination order rather than to the archive's
+    /// metadata.
+    pub fn is_elimination(self) -> bool {
+        matches!(
+            self,
+            RecordKind::EliminationProposed
+                | RecordKind::EliminationApproved
+                | RecordKind::EliminationRefused
+                | RecordKind::EliminationExecuted
+        )
     }
 }
 
@@ -53,14 +123,19 @@ impl fmt::Display for RecordKind {
 impl FromStr for RecordKind {
     type Err = Error;
 
+    /// Accepts exactly the lowercase tokens of [`RecordKind::as_str`].
     fn from_str(s: &str) -> Result<Self, Error> {
-        match s {
-            "ingest" => Ok(RecordKind::Ingest),
-            _ => Err(Error::InvalidField {
+        RecordKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| Error::InvalidField {
                 field: "kind",
-                reason: format!("unknown record kind {:?} (known: ingest)", snippet(s)),
-            }),
-        }
+                reason: format!(
+                    "unknown record kind {:?} (known: {})",
+                    snippet(s),
+                    RecordKind::ALL.map(RecordKind::as_str).join(", ")
+                ),
+            })
     }
 }
 
@@ -218,11 +293,15 @@ pub struct Record {
     /// Authenticated identity that caused the event: 1..=256 bytes of UTF-8,
     /// no control characters, not starting or ending with a space.
     pub actor: String,
-    /// SHA-256 of the document's bytes.
+    /// SHA-256 of the document's bytes. The same in every record of an
+    /// archive, the elimination tombstone included.
     pub content_sha256: Hash,
-    /// Size of the document in bytes.
+    /// Size of the document in bytes, likewise the same in every record.
     pub size: u64,
-    /// [`crate::metadata::digest`] of the document's descriptive metadata.
+    /// [`crate::metadata::digest`] of what the event leaves behind: for
+    /// elimination kinds ([`RecordKind::is_elimination`]) the elimination
+    /// order, for every other kind the archive's full metadata (descriptive
+    /// metadata, management rules and holds), as it stands after the event.
     pub metadata_sha256: Hash,
     /// Leaf hash of the previous record of the same archive (its lifecycle
     /// hash chain), `None` for the first.
@@ -231,12 +310,17 @@ pub struct Record {
 
 /// Checks an archive identifier: 1..=128 characters of `[A-Za-z0-9._-]`.
 pub fn validate_archive_id(id: &str) -> Result<(), Error> {
-    let field = "archive";
+    validate_identifier("archive", "archive", id)
+}
+
+/// The identifier rules shared by archives and elimination orders; `field`
+/// names the key in errors and `what` the kind of identifier.
+pub(crate) fn validate_identifier(field: &'static str, what: &str, id: &str) -> Result<(), Error> {
     if id.is_empty() || id.len() > MAX_ARCHIVE_ID_LEN {
         return Err(Error::InvalidField {
             field,
             reason: format!(
-                "archive identifiers are 1 to {MAX_ARCHIVE_ID_LEN} characters, this one has {}",
+                "{what} identifiers are 1 to {MAX_ARCHIVE_ID_LEN} characters, this one has {}",
                 id.chars().count()
             ),
         });
@@ -529,8 +613,72 @@ mod tests {
     fn kind_tokens() {
         assert_eq!(RecordKind::Ingest.as_str(), "ingest");
         assert_eq!("ingest".parse::<RecordKind>(), Ok(RecordKind::Ingest));
+        let tokens = RecordKind::ALL.map(RecordKind::as_str);
+        assert_eq!(
+            tokens,
+            [
+                "ingest",
+                "metadata-correction",
+                "rules-change",
+                "hold-placed",
+                "hold-lifted",
+                "read-content",
+                "read-metadata",
+                "elimination-proposed",
+                "elimination-approved",
+                "elimination-refused",
+                "elimination-executed",
+            ]
+        );
+        for kind in RecordKind::ALL {
+            assert_eq!(kind.as_str().parse::<RecordKind>(), Ok(kind));
+            assert_eq!(kind.to_string(), kind.as_str());
+            assert!(kind.as_str().to_uppercase().parse::<RecordKind>().is_err());
+            assert!(format!("{kind} ").parse::<RecordKind>().is_err());
+            assert!(
+                kind.as_str()
+                    .replace('-', "_")
+                    .parse::<RecordKind>()
+                    .is_err()
+                    || kind == RecordKind::Ingest
+            );
+        }
         assert!("Ingest".parse::<RecordKind>().is_err());
         assert!("".parse::<RecordKind>().is_err());
+        assert!("elimination".parse::<RecordKind>().is_err());
+        let msg = "hold".parse::<RecordKind>().unwrap_err().to_string();
+        assert!(msg.contains("unknown record kind \"hold\""), "{msg}");
+        for token in tokens {
+            assert!(msg.contains(token), "{msg}");
+        }
+    }
+
+    #[test]
+    fn kind_classes() {
+        let access: Vec<_> = RecordKind::ALL
+            .into_iter()
+            .filter(|k| k.is_access())
+            .collect();
+        assert_eq!(access, [RecordKind::ReadContent, RecordKind::ReadMetadata]);
+        let elimination: Vec<_> = RecordKind::ALL
+            .into_iter()
+            .filter(|k| k.is_elimination())
+            .collect();
+        assert_eq!(
+            elimination,
+            [
+                RecordKind::EliminationProposed,
+                RecordKind::EliminationApproved,
+                RecordKind::EliminationRefused,
+                RecordKind::EliminationExecuted,
+            ]
+        );
+        for kind in RecordKind::ALL {
+            assert_eq!(
+                kind.is_elimination(),
+                kind.as_str().starts_with("elimination-")
+            );
+        }
     }
 
     #[test]

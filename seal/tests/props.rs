@@ -2,6 +2,8 @@
 //! any single-bit change; the frontier agrees with the store; parsers
 //! round-trip and never panic on hostile input.
 
+use minutier_seal::certificate::{EliminatedArchive, EliminationCertificate};
+use minutier_seal::chain::verify_chain;
 use minutier_seal::checkpoint::Checkpoint;
 use minutier_seal::hash::{leaf_hash, node_hash, sha256, EMPTY_ROOT};
 use minutier_seal::metadata;
@@ -203,18 +205,21 @@ fn record_strategy() -> impl Strategy<Value = Record> {
         any::<u64>(),
         any::<[u8; 32]>(),
         proptest::option::of(any::<[u8; 32]>()),
+        proptest::sample::select(RecordKind::ALL.to_vec()),
     )
         .prop_filter("actor within 256 bytes", |t| t.2.len() <= 256)
         .prop_map(
-            |(archive_id, ms, actor, content_sha256, size, metadata_sha256, previous)| Record {
-                kind: RecordKind::Ingest,
-                archive_id,
-                time: Timestamp(ms),
-                actor,
-                content_sha256,
-                size,
-                metadata_sha256,
-                previous,
+            |(archive_id, ms, actor, content_sha256, size, metadata_sha256, previous, kind)| {
+                Record {
+                    kind,
+                    archive_id,
+                    time: Timestamp(ms),
+                    actor,
+                    content_sha256,
+                    size,
+                    metadata_sha256,
+                    previous,
+                }
             },
         )
 }
@@ -256,7 +261,48 @@ proptest! {
         let _ = minutier_seal::hash::from_hex(&s);
         let key = Ed25519Signer::from_seed("k", &[1; 32]).unwrap().verifier_key();
         let _ = note::verify_note(&s, &key);
+        let _ = EliminationCertificate::decode(&s);
+        let _ = EliminationCertificate::parse_unverified(&s);
+        let _ = EliminationCertificate::verify(&s, &key);
         let _ = SealVerifier::new(key).verify(&s);
+    }
+
+    #[test]
+    fn certificates_round_trip(c in certificate_strategy()) {
+        prop_assert!(c.validate().is_ok());
+        let text = c.encode();
+        prop_assert_eq!(EliminationCertificate::decode(&text), Ok(c.clone()));
+        let signer = Ed25519Signer::from_seed(&c.origin, &[4; 32]).unwrap();
+        let note = c.sign(&signer).unwrap();
+        prop_assert_eq!(EliminationCertificate::verify(&note, &signer.verifier_key()), Ok(c));
+        prop_assert!(Checkpoint::open(&note, &signer.verifier_key()).is_err());
+    }
+
+    #[test]
+    fn mutated_certificates_are_rejected_or_canonical(
+        c in certificate_strategy(),
+        pos: prop::sample::Index,
+        byte in 0x20u8..0x7f,
+    ) {
+        let mut bytes = c.encode().into_bytes();
+        let i = pos.index(bytes.len());
+        bytes[i] = byte;
+        if let Ok(text) = String::from_utf8(bytes) {
+            if let Ok(d) = EliminationCertificate::decode(&text) {
+                prop_assert_eq!(d.encode(), text);
+            }
+        }
+    }
+
+    #[test]
+    fn chain_check_never_panics(
+        chunks in proptest::collection::vec((any::<u64>(), proptest::collection::vec(any::<u8>(), 0..300)), 0..6),
+        good in record_strategy(),
+    ) {
+        let mut refs: Vec<(u64, Vec<u8>)> = chunks;
+        refs.push((u64::MAX, good.encode()));
+        let refs: Vec<(u64, &[u8])> = refs.iter().map(|(i, b)| (*i, b.as_slice())).collect();
+        let _ = verify_chain(&good.archive_id, &refs);
     }
 
     #[test]
@@ -275,6 +321,69 @@ proptest! {
         let c = metadata::canonical_json(&serde_json::Value::String(s.clone()));
         prop_assert_eq!(String::from_utf8(c).unwrap(), serde_json::to_string(&s).unwrap());
     }
+}
+
+fn step_strategy() -> impl Strategy<Value = (u64, String)> {
+    (
+        0..=Timestamp::MAX.0 / 4,
+        "[^\\p{Cc} ][^\\p{Cc}]{0,20}[^\\p{Cc} ]|[^\\p{Cc} ]",
+    )
+}
+
+fn certificate_strategy() -> impl Strategy<Value = EliminationCertificate> {
+    (
+        "[a-z0-9.]{1,20}(/[a-z0-9.]{1,10})?",
+        "[A-Za-z0-9._-]{1,128}",
+        "[^\\p{Cc} ][^\\p{Cc}]{0,60}[^\\p{Cc} ]|[^\\p{Cc} ]",
+        step_strategy(),
+        step_strategy(),
+        step_strategy(),
+        proptest::collection::vec(
+            (
+                "[A-Za-z0-9._-]{1,40}",
+                any::<[u8; 32]>(),
+                any::<u64>(),
+                1..1000u64,
+                any::<[u8; 32]>(),
+            ),
+            1..8,
+        ),
+        0..1000u64,
+    )
+        .prop_map(
+            |(origin, elimination_id, reason, p, a, e, archives, extra)| {
+                // Non-decreasing times, strictly increasing tombstone indices,
+                // distinct archives, and a log size above the last tombstone.
+                let mut times = [p.0, a.0, e.0];
+                times.sort_unstable();
+                let mut index = 0;
+                let mut seen = std::collections::HashSet::new();
+                let archives: Vec<EliminatedArchive> = archives
+                    .into_iter()
+                    .filter(|a| seen.insert(a.0.clone()))
+                    .map(|(archive_id, content_sha256, size, gap, tombstone_hash)| {
+                        index += gap;
+                        EliminatedArchive {
+                            archive_id,
+                            content_sha256,
+                            size,
+                            tombstone_index: index,
+                            tombstone_hash,
+                        }
+                    })
+                    .collect();
+                EliminationCertificate {
+                    origin,
+                    elimination_id,
+                    reason,
+                    proposed: (Timestamp(times[0]), p.1),
+                    approved: (Timestamp(times[1]), a.1),
+                    executed: (Timestamp(times[2]), e.1),
+                    log_size: index + 1 + extra,
+                    archives,
+                }
+            },
+        )
 }
 
 fn json_value() -> impl Strategy<Value = serde_json::Value> {

@@ -388,3 +388,164 @@ fn records_name_the_certificate_identity() {
     let actor = out["actor"].as_str().unwrap();
     assert!(actor.starts_with("Test Archivist [archivist "), "{actor}");
 }
+
+/// The lifecycle service's part of the role table:
+/// (rpc, archivist, dms, auditor, controller, admin).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum LifecycleRpc {
+    CorrectMetadata,
+    ChangeRules,
+    PlaceHold,
+    LiftHold,
+    GetHistory,
+    RetentionDue,
+    ProposeElimination,
+    DecideElimination,
+    ExecuteElimination,
+    GetElimination,
+    ListEliminations,
+    GetJournal,
+}
+
+const LIFECYCLE_TABLE: &[(LifecycleRpc, [bool; 5])] = &[
+    (
+        LifecycleRpc::CorrectMetadata,
+        [true, false, false, false, false],
+    ),
+    (
+        LifecycleRpc::ChangeRules,
+        [true, false, false, false, false],
+    ),
+    (LifecycleRpc::PlaceHold, [true, false, false, true, false]),
+    (LifecycleRpc::LiftHold, [true, false, false, true, false]),
+    (LifecycleRpc::GetHistory, [true, false, true, true, false]),
+    (LifecycleRpc::RetentionDue, [true, false, true, true, false]),
+    (
+        LifecycleRpc::ProposeElimination,
+        [true, false, false, false, false],
+    ),
+    (
+        LifecycleRpc::DecideElimination,
+        [false, false, false, true, false],
+    ),
+    (
+        LifecycleRpc::ExecuteElimination,
+        [true, false, false, false, false],
+    ),
+    (
+        LifecycleRpc::GetElimination,
+        [true, false, true, true, false],
+    ),
+    (
+        LifecycleRpc::ListEliminations,
+        [true, false, true, true, false],
+    ),
+    (LifecycleRpc::GetJournal, [false, false, true, true, false]),
+];
+
+/// Calls a lifecycle RPC about things that do not exist: allowed callers
+/// get past the role check (and then NOT_FOUND or an answer).
+async fn call_lifecycle(rpc: LifecycleRpc, channel: Channel) -> Result<(), tonic::Status> {
+    use minutier_proto::v1::lifecycle_client::LifecycleClient;
+    let mut c = LifecycleClient::new(channel);
+    let nope = || "nope".to_owned();
+    match rpc {
+        LifecycleRpc::CorrectMetadata => c
+            .correct_metadata(pb::CorrectMetadataRequest {
+                archive_id: nope(),
+                metadata: Some(pb::DocumentMetadata {
+                    title: "t".into(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .map(drop),
+        LifecycleRpc::ChangeRules => c
+            .change_rules(pb::ChangeRulesRequest {
+                archive_id: nope(),
+                rules: None,
+            })
+            .await
+            .map(drop),
+        LifecycleRpc::PlaceHold => c
+            .place_hold(pb::PlaceHoldRequest {
+                archive_id: nope(),
+                reason: "r".into(),
+                end_date: String::new(),
+            })
+            .await
+            .map(drop),
+        LifecycleRpc::LiftHold => c
+            .lift_hold(pb::LiftHoldRequest {
+                archive_id: nope(),
+                hold_id: nope(),
+            })
+            .await
+            .map(drop),
+        LifecycleRpc::GetHistory => c
+            .get_history(pb::GetHistoryRequest { archive_id: nope() })
+            .await
+            .map(drop),
+        LifecycleRpc::RetentionDue => c
+            .retention_due(pb::RetentionDueRequest::default())
+            .await
+            .map(drop),
+        LifecycleRpc::ProposeElimination => c
+            .propose_elimination(pb::ProposeEliminationRequest {
+                archive_ids: vec![nope()],
+                reason: "r".into(),
+            })
+            .await
+            .map(drop),
+        LifecycleRpc::DecideElimination => c
+            .decide_elimination(pb::DecideEliminationRequest {
+                elimination_id: nope(),
+                approve: true,
+                reason: String::new(),
+            })
+            .await
+            .map(drop),
+        LifecycleRpc::ExecuteElimination => c
+            .execute_elimination(pb::ExecuteEliminationRequest {
+                elimination_id: nope(),
+            })
+            .await
+            .map(drop),
+        LifecycleRpc::GetElimination => c
+            .get_elimination(pb::GetEliminationRequest {
+                elimination_id: nope(),
+            })
+            .await
+            .map(drop),
+        LifecycleRpc::ListEliminations => c
+            .list_eliminations(pb::ListEliminationsRequest {})
+            .await
+            .map(drop),
+        LifecycleRpc::GetJournal => c
+            .get_journal(pb::GetJournalRequest::default())
+            .await
+            .map(drop),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_lifecycle_rpc_for_every_role_is_allowed_or_refused_as_documented() {
+    let s = setup();
+    for (rpc, allowed) in LIFECYCLE_TABLE {
+        for (i, role) in ROLES.iter().enumerate() {
+            let channel = channel_as(&s.daemon, &s.bundles[i]).await;
+            let outcome = call_lifecycle(*rpc, channel).await;
+            let refused_for_role = matches!(&outcome, Err(status)
+                if status.code() == Code::PermissionDenied
+                    && status.message().contains(&format!("role {role}")));
+            match (allowed[i], &outcome) {
+                (true, Ok(())) => {}
+                (true, Err(status)) if status.code() == Code::NotFound => {}
+                (false, _) if refused_for_role => {}
+                (expected, outcome) => {
+                    panic!("{rpc:?} as {role}: expected allowed={expected}, got {outcome:?}")
+                }
+            }
+        }
+    }
+}

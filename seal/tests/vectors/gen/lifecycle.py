@@ -1,0 +1,126 @@
+# Regenerates lifecycle/ (run from seal/tests/vectors/). Python 3 standard library and pyca/cryptography (as log.py).
+# A log of 16 records about two archives, covering every record kind, and the signed elimination certificate
+# of the order that eliminated both. The metadata and elimination-order JSON shapes are illustrative only:
+# the format fixes what metadata-sha256 commits to, not the schema of that JSON.
+import hashlib, json, base64
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives import serialization
+H = lambda b: hashlib.sha256(b).hexdigest()
+def canon(v): return json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+def enc(r):
+    return ("minutier/record/v1\n"
+        f"kind {r['kind']}\narchive {r['archive']}\ntime {r['time']}\nactor {r['actor']}\n"
+        f"content-sha256 {r['content_sha256']}\nsize {r['size']}\nmetadata-sha256 {r['metadata_sha256']}\n"
+        f"previous {r['previous']}\n").encode()
+def leaf(b): return H(b"\x00" + b)
+
+A, B = "FRAD075-2027-000031", "FRAD075-2027-000032"
+INGEST = "svc-ingest@archives.mairie-exemple.fr"
+ARCHIVIST = "cn=Émilie Dupré,ou=Archives,o=Mairie d'Exemple"
+DIRECTOR = "cn=Jean Martin,ou=Direction des Archives,o=Mairie d'Exemple"
+EXECUTOR = "svc-elimination@archives.mairie-exemple.fr"
+READER = "cn=Lecteur 0042,ou=Salle de lecture"
+content = {A: "Registre des arrêtés de voirie 2016\n".encode(), B: "Registre des permissions de stationnement 2016\n".encode()}
+meta = {
+    A: {"descriptive": {"title": "Registre des arrêtés de voirie 2016", "producer": "Mairie d'Exemple",
+                        "date": "2016-12-31", "classification": "1O"},
+        "rules": {"retention": "P10Y", "retention_start": "2016-12-31", "final_disposition": "review"},
+        "holds": []},
+    B: {"descriptive": {"title": "Registre des permissions de stationnement 2016", "producer": "Mairie d'Exemple",
+                        "date": "2016-12-31", "classification": "1O"},
+        "rules": {"retention": "P10Y", "retention_start": "2016-12-31", "final_disposition": "destroy"},
+        "holds": []},
+}
+REASON_1 = "Durée d'utilité administrative échue ; sort final : destruction"
+REASON_2 = "Durée d'utilité administrative échue (10 ans) ; sort final : destruction (tableau de gestion, ligne 1O-12)"
+orders = {}
+def deep(v): return json.loads(json.dumps(v))
+
+log = []            # (fields, metadata value)
+last = {}           # archive -> leaf hash of its last record
+def event(kind, archive, time, actor, state):
+    r = dict(kind=kind, archive=archive, time=time, actor=actor, content_sha256=H(content[archive]),
+             size=len(content[archive]), metadata_sha256=H(canon(state)), previous=last.get(archive, "none"))
+    b = enc(r)
+    last[archive] = leaf(b)
+    log.append((r, deep(state)))
+
+event("ingest", A, "2027-01-04T09:00:00.000Z", INGEST, meta[A])
+event("ingest", B, "2027-01-04T09:00:00.000Z", INGEST, meta[B])
+meta[A]["descriptive"]["title"] = "Registre des arrêtés de voirie et de circulation 2016"
+event("metadata-correction", A, "2027-01-11T14:20:31.250Z", ARCHIVIST, meta[A])
+meta[A]["rules"]["final_disposition"] = "destroy"
+event("rules-change", A, "2027-01-12T08:01:02.003Z", ARCHIVIST, meta[A])
+meta[A]["holds"].append({"id": "HOLD-2027-004", "reason": "Contentieux en cours (TA Paris n° 2700123)",
+                         "placed": "2027-02-01T10:00:00.000Z", "by": DIRECTOR})
+event("hold-placed", A, "2027-02-01T10:00:00.000Z", DIRECTOR, meta[A])
+o1 = {"id": "ELIM-2027-001", "reason": REASON_1, "archives": [A],
+      "proposed": {"time": "2027-03-01T09:30:00.000Z", "by": ARCHIVIST}, "status": "proposed"}
+event("elimination-proposed", A, "2027-03-01T09:30:00.000Z", ARCHIVIST, o1)
+o1["status"] = "refused"
+o1["refused"] = {"time": "2027-03-02T16:45:10.500Z", "by": DIRECTOR, "reason": "Archive sous gel (HOLD-2027-004)"}
+event("elimination-refused", A, "2027-03-02T16:45:10.500Z", DIRECTOR, o1)
+meta[A]["holds"] = []
+event("hold-lifted", A, "2027-06-30T11:11:11.111Z", DIRECTOR, meta[A])
+event("read-content", A, "2027-07-01T08:30:00.000Z", READER, meta[A])
+o2 = {"id": "ELIM-2027-002", "reason": REASON_2, "archives": [A, B],
+      "proposed": {"time": "2027-09-01T09:00:00.000Z", "by": ARCHIVIST}, "status": "proposed"}
+event("elimination-proposed", A, "2027-09-01T09:00:00.000Z", ARCHIVIST, o2)
+event("elimination-proposed", B, "2027-09-01T09:00:00.000Z", ARCHIVIST, o2)
+o2["status"] = "approved"
+o2["approved"] = {"time": "2027-09-15T17:02:03.004Z", "by": DIRECTOR}
+event("elimination-approved", A, "2027-09-15T17:02:03.004Z", DIRECTOR, o2)
+event("elimination-approved", B, "2027-09-15T17:02:03.004Z", DIRECTOR, o2)
+o2["status"] = "executed"
+o2["executed"] = {"time": "2027-10-01T06:00:00.000Z", "by": EXECUTOR}
+event("elimination-executed", A, "2027-10-01T06:00:00.000Z", EXECUTOR, o2)
+event("elimination-executed", B, "2027-10-01T06:00:00.000Z", EXECUTOR, o2)
+event("read-metadata", A, "2028-01-10T13:37:00.000Z", READER, meta[A])
+
+entries = []
+for i, (r, state) in enumerate(log):
+    b = enc(r)
+    name = f"{i:02d}-{r['kind']}.txt"
+    open("lifecycle/" + name, "wb").write(b)
+    entries.append({"index": i, "file": name, "fields": r, "leaf_hash": leaf(b),
+                    "metadata": state, "metadata_canonical": canon(state).decode()})
+assert sorted({e["fields"]["kind"] for e in entries}) == sorted([
+    "ingest", "metadata-correction", "rules-change", "hold-placed", "hold-lifted", "read-content", "read-metadata",
+    "elimination-proposed", "elimination-approved", "elimination-refused", "elimination-executed"])
+
+# The elimination certificate of ELIM-2027-002, issued once both tombstones (13, 14) were appended: log size 15.
+seed = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+sk = Ed25519PrivateKey.from_private_bytes(seed)
+pk = sk.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+origin = "archives.mairie-exemple.fr/minutier"
+kid = hashlib.sha256(origin.encode() + b"\n\x01" + pk).digest()[:4]
+tombstones = [e for e in entries if e["fields"]["kind"] == "elimination-executed"]
+cert = {"origin": origin, "elimination": o2["id"], "reason": REASON_2,
+        "proposed": [o2["proposed"]["time"], o2["proposed"]["by"]],
+        "approved": [o2["approved"]["time"], o2["approved"]["by"]],
+        "executed": [o2["executed"]["time"], o2["executed"]["by"]],
+        "log_size": max(t["index"] for t in tombstones) + 1,
+        "archives": [{"archive": t["fields"]["archive"], "content_sha256": t["fields"]["content_sha256"],
+                      "size": t["fields"]["size"], "tombstone_index": t["index"], "tombstone_hash": t["leaf_hash"]}
+                     for t in tombstones]}
+body = ("minutier/elimination-certificate/v1\n"
+        f"origin {cert['origin']}\nelimination {cert['elimination']}\nreason {cert['reason']}\n"
+        f"proposed {cert['proposed'][0]} {cert['proposed'][1]}\n"
+        f"approved {cert['approved'][0]} {cert['approved'][1]}\n"
+        f"executed {cert['executed'][0]} {cert['executed'][1]}\n"
+        f"log-size {cert['log_size']}\n"
+        + "".join(f"archive {a['archive']} {a['content_sha256']} {a['size']} {a['tombstone_index']} {a['tombstone_hash']}\n"
+                  for a in cert["archives"]))
+note = body + "\n\u2014 " + origin + " " + base64.b64encode(kid + sk.sign(body.encode())).decode() + "\n"
+open("lifecycle/elimination-certificate.txt", "w", encoding="utf-8", newline="\n").write(note)
+
+doc = {
+  "description": "A Minutier log of 16 minutier/record/v1 records (entries, in log order, index = position) about two archives, covering every record kind, and the elimination certificate of the order ELIM-2027-002 that eliminated both, signed with the RFC 8032 test-1 key (verifier.key). metadata is the JSON value whose canonical form metadata-sha256 commits to: for elimination kinds the elimination order, for every other kind the archive's full metadata, as it stands after the event; the JSON shapes are illustrative. Generated with Python hashlib and pyca/cryptography, independently of the Rust code.",
+  "entries": entries,
+  "chains": {a: [e["index"] for e in entries if e["fields"]["archive"] == a] for a in (A, B)},
+  "documents": {a: {"text": content[a].decode(), "sha256": H(content[a]), "size": len(content[a])} for a in (A, B)},
+  "certificate": {"file": "elimination-certificate.txt", "fields": cert, "body": body},
+}
+json.dump(doc, open("lifecycle/lifecycle.json", "w", encoding="utf-8"), ensure_ascii=False, indent=1)
+open("lifecycle/lifecycle.json", "a").write("\n")
+print(note)
