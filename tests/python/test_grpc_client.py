@@ -11,6 +11,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from minutier.v1 import archive_pb2 as pb
 from minutier.v1 import archive_pb2_grpc as rpc
+from minutier.v1 import lifecycle_pb2 as lpb
+from minutier.v1 import lifecycle_pb2_grpc as lrpc
 
 BIN = Path(__file__).resolve().parents[2] / "target" / "release"
 
@@ -147,8 +149,51 @@ def test_reflection_describes_the_api(daemon):
     channel, _, _, _, _ = daemon
     db = ProtoReflectionDescriptorDatabase(channel)
     services = set(db.get_services())
-    assert {"minutier.v1.Archive", "grpc.health.v1.Health"} <= services
+    assert {"minutier.v1.Archive", "minutier.v1.Lifecycle", "grpc.health.v1.Health"} <= services
     pool = DescriptorPool(db)
     ingest = pool.FindServiceByName("minutier.v1.Archive").FindMethodByName("Ingest")
     assert ingest.client_streaming and not ingest.server_streaming
     assert ingest.input_type.full_name == "minutier.v1.IngestRequest"
+
+
+def record_fields(record):
+    """A minutier/record/v1 record as a dict (format: docs/seal-format.md)."""
+    lines = record.decode().split("\n")
+    assert lines[0] == "minutier/record/v1" and lines[-1] == ""
+    return dict(line.split(" ", 1) for line in lines[1:-1])
+
+
+def test_an_archive_history_is_a_hash_chain_checked_independently(daemon):
+    """Corrections and reads are records chained by the RFC 6962 leaf hash of
+    the previous one; each commits to a canonical JSON document."""
+    channel, _, _, _, _ = daemon
+    stub, life = rpc.ArchiveStub(channel), lrpc.LifecycleStub(channel)
+    header = pb.IngestHeader(metadata=pb.DocumentMetadata(
+        title="Arrêté", rules=pb.ManagementRules(appraisal=pb.AppraisalRule(
+            duration_years=10, final_action=pb.FINAL_ACTION_KEEP))))
+    receipt = stub.Ingest(chunks(header, b"Arrete municipal n 12"))
+    corrected = life.CorrectMetadata(lpb.CorrectMetadataRequest(
+        archive_id=receipt.archive_id, metadata=pb.DocumentMetadata(title="Arrêté n°12")))
+    assert corrected.archive.metadata.title == "Arrêté n°12"
+    # The rules were kept, their start date settled at ingest.
+    assert corrected.archive.metadata.rules.appraisal.start_date != ""
+    stub.GetMetadata(pb.GetMetadataRequest(archive_id=receipt.archive_id))
+    with pytest.raises(grpc.RpcError) as e:
+        life.ChangeRules(lpb.ChangeRulesRequest(
+            archive_id=receipt.archive_id, rules=pb.ManagementRules(appraisal=pb.AppraisalRule(
+                duration_years=1, final_action=pb.FINAL_ACTION_DESTROY))))
+    assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "definitive archive" in e.value.details()
+
+    history = life.GetHistory(lpb.GetHistoryRequest(archive_id=receipt.archive_id))
+    kinds = [record_fields(h.record)["kind"] for h in history.entries]
+    assert kinds == ["ingest", "metadata-correction", "read-metadata", "read-metadata"]
+    previous = "none"
+    for h in history.entries:
+        fields = record_fields(h.record)
+        assert fields["archive"] == receipt.archive_id
+        assert fields["previous"] == previous
+        assert hashlib.sha256(h.document).hexdigest() == fields["metadata-sha256"]
+        assert fields["content-sha256"] == receipt.content_sha256
+        previous = hashlib.sha256(b"\x00" + h.record).hexdigest()
+    assert previous == history.head
