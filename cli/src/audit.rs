@@ -204,7 +204,7 @@ pub fn verify_tree(
 
 /// A verifier key given inline (`<origin>+<hex id>+<base64>`) or as a path
 /// to a file holding it. An unusable key is a usage error.
-fn load_key(arg: &str) -> anyhow::Result<VerifierKey> {
+pub(crate) fn load_key(arg: &str) -> anyhow::Result<VerifierKey> {
     if let Ok(key) = VerifierKey::parse(arg.trim()) {
         return Ok(key);
     }

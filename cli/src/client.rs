@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::anyhow;
 use minutier_proto::v1::admin_client::AdminClient;
 use minutier_proto::v1::archive_client::ArchiveClient;
+use minutier_proto::v1::lifecycle_client::LifecycleClient;
 use minutier_proto::v1::GetCheckpointRequest;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
@@ -183,6 +184,21 @@ pub async fn connect(target: &Target) -> anyhow::Result<Client> {
     Ok(ArchiveClient::new(channel(target).await?)
         .max_decoding_message_size(MAX_MESSAGE_SIZE)
         .max_encoding_message_size(MAX_MESSAGE_SIZE))
+}
+
+/// A client of the lifecycle service, and one of the archive service over
+/// the same connection (for the checkpoint and the verifier key).
+pub async fn connect_lifecycle(
+    target: &Target,
+) -> anyhow::Result<(LifecycleClient<Channel>, Client)> {
+    let channel = channel(target).await?;
+    let lifecycle = LifecycleClient::new(channel.clone())
+        .max_decoding_message_size(MAX_MESSAGE_SIZE)
+        .max_encoding_message_size(MAX_MESSAGE_SIZE);
+    let archive = ArchiveClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_SIZE)
+        .max_encoding_message_size(MAX_MESSAGE_SIZE);
+    Ok((lifecycle, archive))
 }
 
 /// A client of the admin service.

@@ -8,15 +8,19 @@
 mod admin;
 mod audit;
 mod client;
+mod elimination;
 mod error;
+mod history;
 mod ingest;
+mod lifecycle;
 mod output;
+mod retention;
 mod retrieve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 /// Archive documents in a Minutier appliance, fetch them back, and verify
 /// their seals.
@@ -58,7 +62,7 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
     },
-    /// Show a document's metadata and record.
+    /// Show a document's metadata, rules, state and record.
     Show {
         /// Archive identifier.
         id: String,
@@ -127,6 +131,256 @@ enum Command {
         #[arg(long, value_name = "VKEY")]
         key: Option<String>,
     },
+    /// Correct a document's descriptive metadata (only the fields given).
+    Correct(CorrectArgs),
+    /// Change a document's retention (appraisal) and access rules.
+    Rules(RulesArgs),
+    /// Place or lift a legal hold, which blocks any elimination.
+    #[command(subcommand)]
+    Hold(HoldCommand),
+    /// Show a document's chain of records, after verifying it against a
+    /// signed checkpoint.
+    History {
+        /// Archive identifier.
+        id: String,
+        /// Trusted verifier key (or a file containing it); default: the
+        /// server's, which is then not independently checked.
+        #[arg(long, value_name = "VKEY")]
+        key: Option<String>,
+    },
+    /// Retention periods.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
+    /// Elimination orders: propose, approve or refuse, execute, and verify
+    /// their certificates.
+    #[command(subcommand)]
+    Elimination(EliminationCommand),
+    /// The access journal: who read which document, and when.
+    Journal {
+        /// Only reads of this archive.
+        #[arg(long, value_name = "ID")]
+        archive: Option<String>,
+        /// Only reads by actors whose name contains this (case-insensitive).
+        #[arg(long, value_name = "SUBSTRING")]
+        actor: Option<String>,
+        /// Only reads at or after this day or time.
+        #[arg(long, value_name = "DATE-or-RFC3339", value_parser = parse_since)]
+        since: Option<String>,
+        /// At most this many reads.
+        #[arg(long, value_name = "N", default_value_t = 1000)]
+        limit: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum HoldCommand {
+    /// Place a hold on a document; prints the hold's id.
+    Place {
+        /// Archive identifier.
+        id: String,
+        /// Why (litigation, inquiry…).
+        #[arg(long, value_name = "R")]
+        reason: String,
+        /// The hold ends by itself after this day [default: until lifted].
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+        until: Option<String>,
+    },
+    /// Lift a hold.
+    Lift {
+        /// Archive identifier.
+        id: String,
+        /// The hold's id, as `hold place` or `show` print it.
+        hold_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RetentionCommand {
+    /// Documents whose retention period has ended: to keep (definitive
+    /// archives) or that may be proposed for elimination.
+    Due {
+        /// Retention periods ended on or before this day [default: today].
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+        before: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EliminationCommand {
+    /// Propose the elimination of documents whose retention has ended.
+    Propose {
+        /// Why, e.g. "Retention period ended".
+        #[arg(long, value_name = "R")]
+        reason: String,
+        /// The archives to eliminate.
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<String>,
+    },
+    /// Approve a proposed elimination (controller; not the proposer).
+    Approve {
+        /// Elimination identifier.
+        eid: String,
+        /// Reference or comment of the approval.
+        #[arg(long, value_name = "R")]
+        reason: Option<String>,
+    },
+    /// Refuse a proposed elimination (controller); a reason is required.
+    Refuse {
+        /// Elimination identifier.
+        eid: String,
+        /// Why the documents are kept.
+        #[arg(long, value_name = "R")]
+        reason: Option<String>,
+    },
+    /// Execute an approved elimination: destroys the documents' content and
+    /// writes the signed certificate and its French rendering.
+    Execute {
+        /// Elimination identifier.
+        eid: String,
+        /// Where to write the certificate (never overwritten); its French
+        /// rendering goes to FILE.txt [default: elimination-<EID>.cert].
+        #[arg(long, value_name = "FILE")]
+        certificate: Option<PathBuf>,
+    },
+    /// Show an elimination order.
+    Show {
+        /// Elimination identifier.
+        eid: String,
+        /// If executed, write its certificate to FILE and the French
+        /// rendering to FILE.txt (never overwritten).
+        #[arg(long, value_name = "FILE")]
+        certificate: Option<PathBuf>,
+    },
+    /// List every elimination order.
+    List,
+    /// Verify an elimination certificate, offline (no server contact).
+    Verify {
+        /// The signed certificate file.
+        #[arg(value_name = "CERT_FILE")]
+        certificate: PathBuf,
+        /// The log's verifier key, or a file containing it.
+        #[arg(long, value_name = "VKEY")]
+        key: String,
+        /// Print the certificate's French rendering instead of a summary.
+        #[arg(long)]
+        french: bool,
+    },
+}
+
+/// What happens to a document when its retention period ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FinalActionArg {
+    /// Definitive archives: kept (or transferred), never destroyed.
+    Keep,
+    /// May be eliminated, with a controller's approval.
+    Destroy,
+}
+
+/// Management rules (retention and access), for `ingest` and `rules`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RuleArgs {
+    /// Retention period in years (DUA); goes with --final-action.
+    #[arg(long, value_name = "YEARS", requires = "final_action")]
+    pub retention: Option<u32>,
+    /// What happens when the retention period ends.
+    #[arg(long, value_name = "keep|destroy", requires = "retention")]
+    pub final_action: Option<FinalActionArg>,
+    /// Start of the retention period [default: the rule's current start
+    /// when changing one, else the content's end date, else today].
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date, requires = "retention")]
+    pub retention_start: Option<String>,
+    /// Reference of the appraisal rule, e.g. APP-00012 (not carried over
+    /// from a replaced rule).
+    #[arg(long, value_name = "ID", requires = "retention")]
+    pub appraisal_rule: Option<String>,
+    /// Communicability delay in years.
+    #[arg(long, value_name = "YEARS")]
+    pub access_delay: Option<u32>,
+    /// Start of the communicability delay [default: the rule's current
+    /// start when changing one, else the content's end date, else today].
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date, requires = "access_delay")]
+    pub access_start: Option<String>,
+    /// Reference of the access rule, e.g. AR038 (not carried over from a
+    /// replaced rule).
+    #[arg(long, value_name = "ID", requires = "access_delay")]
+    pub access_rule: Option<String>,
+}
+
+/// Options of `minutier rules`.
+#[derive(Debug, Args)]
+#[command(group(
+    ArgGroup::new("change")
+        .required(true)
+        .multiple(true)
+        .args(["retention", "no_retention", "access_delay", "no_access_rule"])
+))]
+pub struct RulesArgs {
+    /// Archive identifier.
+    pub id: String,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    /// Remove the retention period: the document is kept until a rule is set.
+    #[arg(long, conflicts_with_all = ["retention", "final_action", "retention_start", "appraisal_rule"])]
+    pub no_retention: bool,
+    /// Remove the access rule: the document is communicable at once.
+    #[arg(long, conflicts_with_all = ["access_delay", "access_start", "access_rule"])]
+    pub no_access_rule: bool,
+}
+
+/// Options of `minutier correct`: each field given replaces the current one.
+#[derive(Debug, Args)]
+#[command(group(
+    ArgGroup::new("fields")
+        .required(true)
+        .multiple(true)
+        .args([
+            "title", "description", "agency", "submission_agency", "archival_agreement",
+            "start_date", "end_date", "keywords", "document_type", "language",
+            "custodial_history", "file_name", "media_type",
+        ])
+))]
+pub struct CorrectArgs {
+    /// Archive identifier.
+    pub id: String,
+    /// Title.
+    #[arg(long, value_name = "T")]
+    pub title: Option<String>,
+    /// Description.
+    #[arg(long, value_name = "D")]
+    pub description: Option<String>,
+    /// Originating agency code.
+    #[arg(long, value_name = "CODE")]
+    pub agency: Option<String>,
+    /// Code of the service that transferred the document.
+    #[arg(long, value_name = "CODE")]
+    pub submission_agency: Option<String>,
+    /// Reference of the archival agreement.
+    #[arg(long, value_name = "REF")]
+    pub archival_agreement: Option<String>,
+    /// First date of the content ("" to remove it).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_optional_date)]
+    pub start_date: Option<String>,
+    /// Last date of the content ("" to remove it).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_optional_date)]
+    pub end_date: Option<String>,
+    /// Keyword (repeatable); replaces the whole list (`--keyword ""` empties it).
+    #[arg(long = "keyword", value_name = "K")]
+    pub keywords: Vec<String>,
+    /// Kind of document, e.g. "Délibération".
+    #[arg(long, value_name = "T")]
+    pub document_type: Option<String>,
+    /// Language of the content, e.g. fr.
+    #[arg(long, value_name = "TAG")]
+    pub language: Option<String>,
+    /// Custodial history (free text).
+    #[arg(long, value_name = "TEXT")]
+    pub custodial_history: Option<String>,
+    /// The file's name as the producer knew it.
+    #[arg(long, value_name = "NAME")]
+    pub file_name: Option<String>,
+    /// IANA media type.
+    #[arg(long, value_name = "M")]
+    pub media_type: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -195,6 +449,23 @@ pub struct IngestArgs {
     /// IANA media type (default: guessed from each file's extension).
     #[arg(long, value_name = "M")]
     pub media_type: Option<String>,
+    /// Code of the service that transferred the documents.
+    #[arg(long, value_name = "CODE")]
+    pub submission_agency: Option<String>,
+    /// Reference of the archival agreement.
+    #[arg(long, value_name = "REF")]
+    pub archival_agreement: Option<String>,
+    /// Kind of document, e.g. "Délibération".
+    #[arg(long, value_name = "T")]
+    pub document_type: Option<String>,
+    /// Language of the content, e.g. fr.
+    #[arg(long, value_name = "TAG")]
+    pub language: Option<String>,
+    /// Custodial history (free text).
+    #[arg(long, value_name = "TEXT")]
+    pub custodial_history: Option<String>,
+    #[command(flatten)]
+    pub rules: RuleArgs,
     /// Write each seal into this directory, mirroring the input tree.
     #[arg(long, value_name = "DIR")]
     pub seal_dir: Option<PathBuf>,
@@ -223,6 +494,26 @@ fn parse_date(s: &str) -> Result<String, String> {
     } else {
         Err(format!("expected a date as YYYY-MM-DD, got {s:?}"))
     }
+}
+
+/// [`parse_date`], or "" to clear a date.
+fn parse_optional_date(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        Ok(String::new())
+    } else {
+        parse_date(s)
+    }
+}
+
+/// A day (YYYY-MM-DD) or an RFC 3339 time as records write them
+/// (2026-11-29T08:52:46.123Z).
+fn parse_since(s: &str) -> Result<String, String> {
+    if s.parse::<minutier_seal::record::Timestamp>().is_ok() {
+        return Ok(s.to_owned());
+    }
+    parse_date(s).map_err(|_| {
+        format!("expected a date as YYYY-MM-DD or a time as 2026-11-29T08:52:46.123Z, got {s:?}")
+    })
 }
 
 fn main() -> ExitCode {
@@ -310,6 +601,47 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Consistency { old, key } => {
             audit::consistency(server, json, &old, key.as_deref()).await
         }
+        Command::Correct(args) => lifecycle::correct(server, json, args).await,
+        Command::Rules(args) => lifecycle::rules(server, json, args).await,
+        Command::Hold(HoldCommand::Place { id, reason, until }) => {
+            lifecycle::place_hold(server, json, &id, &reason, until.as_deref()).await
+        }
+        Command::Hold(HoldCommand::Lift { id, hold_id }) => {
+            lifecycle::lift_hold(server, json, &id, &hold_id).await
+        }
+        Command::History { id, key } => history::history(server, json, &id, key.as_deref()).await,
+        Command::Journal {
+            archive,
+            actor,
+            since,
+            limit,
+        } => history::journal(server, json, archive, actor, since, limit).await,
+        Command::Retention(RetentionCommand::Due { before }) => {
+            retention::due(server, json, before).await
+        }
+        Command::Elimination(command) => match command {
+            EliminationCommand::Propose { reason, ids } => {
+                elimination::propose(server, json, &reason, ids).await
+            }
+            EliminationCommand::Approve { eid, reason } => {
+                elimination::decide(server, json, &eid, true, reason).await
+            }
+            EliminationCommand::Refuse { eid, reason } => {
+                elimination::decide(server, json, &eid, false, reason).await
+            }
+            EliminationCommand::Execute { eid, certificate } => {
+                elimination::execute(server, json, &eid, certificate).await
+            }
+            EliminationCommand::Show { eid, certificate } => {
+                elimination::show(server, json, &eid, certificate).await
+            }
+            EliminationCommand::List => elimination::list(server, json).await,
+            EliminationCommand::Verify {
+                certificate,
+                key,
+                french,
+            } => elimination::verify(json, &certificate, &key, french),
+        },
     }
 }
 
@@ -330,6 +662,110 @@ mod tests {
     fn cli_grammar_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn ingest_metadata_and_rules() {
+        use clap::error::ErrorKind;
+        let parse = |args: &[&str]| {
+            let mut all = vec!["minutier", "ingest", "doc.pdf"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all).map(|cli| match cli.command {
+                Command::Ingest(args) => args,
+                other => panic!("{other:?}"),
+            })
+        };
+        let args = parse(&[
+            "--submission-agency",
+            "DGS",
+            "--archival-agreement",
+            "CONV-2026-01",
+            "--document-type",
+            "Délibération",
+            "--language",
+            "fr",
+            "--custodial-history",
+            "Versé par le secrétariat",
+            "--retention",
+            "10",
+            "--final-action",
+            "destroy",
+            "--retention-start",
+            "2026-01-01",
+            "--appraisal-rule",
+            "APP-1",
+            "--access-delay",
+            "25",
+            "--access-start",
+            "2026-01-01",
+            "--access-rule",
+            "AR038",
+        ])
+        .unwrap();
+        assert_eq!(args.submission_agency.as_deref(), Some("DGS"));
+        assert_eq!(args.language.as_deref(), Some("fr"));
+        let rules = lifecycle::new_rules(&args.rules).unwrap();
+        assert_eq!(rules.appraisal.unwrap().rule_id, "APP-1");
+        assert_eq!(rules.access.unwrap().delay_years, 25);
+        assert!(lifecycle::new_rules(&parse(&[]).unwrap().rules).is_none());
+
+        let err = |args: &[&str]| parse(args).map(|_| ()).map_err(|e| e.kind());
+        assert_eq!(
+            err(&["--retention", "10"]),
+            Err(ErrorKind::MissingRequiredArgument)
+        );
+        assert_eq!(
+            err(&["--final-action", "keep"]),
+            Err(ErrorKind::MissingRequiredArgument)
+        );
+        assert_eq!(
+            err(&["--retention-start", "2026-01-01"]),
+            Err(ErrorKind::MissingRequiredArgument)
+        );
+        assert_eq!(
+            err(&["--access-start", "2026-01-01"]),
+            Err(ErrorKind::MissingRequiredArgument)
+        );
+        assert_eq!(
+            err(&["--retention", "x", "--final-action", "keep"]),
+            Err(ErrorKind::ValueValidation)
+        );
+    }
+
+    #[test]
+    fn lifecycle_grammar() {
+        let ok = |args: &[&str]| {
+            let mut all = vec!["minutier"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all)
+        };
+        assert!(ok(&[
+            "hold",
+            "place",
+            "A1",
+            "--reason",
+            "r",
+            "--until",
+            "2030-01-01"
+        ])
+        .is_ok());
+        assert!(ok(&["hold", "place", "A1"]).is_err());
+        assert!(ok(&["hold", "lift", "A1", "H1"]).is_ok());
+        assert!(ok(&["history", "A1", "--key", "k"]).is_ok());
+        assert!(ok(&["retention", "due", "--before", "2030-01-01"]).is_ok());
+        assert!(ok(&["retention", "due", "--before", "soon"]).is_err());
+        assert!(ok(&["journal", "--since", "2026-11-29"]).is_ok());
+        assert!(ok(&[
+            "journal",
+            "--since",
+            "2026-11-29T08:52:46.123Z",
+            "--limit",
+            "5"
+        ])
+        .is_ok());
+        assert!(ok(&["journal", "--since", "yesterday"]).is_err());
+        let cli = ok(&["journal"]).unwrap();
+        assert!(matches!(cli.command, Command::Journal { limit: 1000, .. }));
     }
 
     #[test]

@@ -16,6 +16,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::client::{self, connect, Target};
 use crate::error::{rpc, usage};
+use crate::lifecycle::{describe_access, describe_hold, describe_retention, RulesJson};
 use crate::output::{human_bytes, print_json, write_text};
 
 /// Largest page the server accepts.
@@ -152,10 +153,12 @@ fn partial_path(output: &Path) -> PathBuf {
 
 // ---------------------------------------------------------------- show / list
 
-/// JSON form of an archive's description; field names follow the proto.
+/// JSON form of an archive's description; field names follow the proto,
+/// with the document's metadata at the top level.
 #[derive(Serialize)]
 pub struct ArchiveJson {
     archive_id: String,
+    #[serde(flatten)]
     metadata: MetadataJson,
     content_sha256: String,
     size: u64,
@@ -165,18 +168,27 @@ pub struct ArchiveJson {
     actor: String,
     record_hash: String,
     metadata_sha256: String,
+    state: String,
+    elimination_id: Option<String>,
+    record_count: u64,
 }
 
 #[derive(Serialize)]
 struct MetadataJson {
     title: String,
     originating_agency: String,
+    submission_agency: String,
+    archival_agreement: String,
     description: String,
     start_date: String,
     end_date: String,
     keywords: Vec<String>,
+    document_type: String,
+    language: String,
+    custodial_history: String,
     file_name: String,
     media_type: String,
+    rules: RulesJson,
 }
 
 impl From<ArchiveInfo> for ArchiveJson {
@@ -193,6 +205,9 @@ impl From<ArchiveInfo> for ArchiveJson {
             actor: a.actor,
             record_hash: a.record_hash,
             metadata_sha256: a.metadata_sha256,
+            state: a.state,
+            elimination_id: (!a.elimination_id.is_empty()).then_some(a.elimination_id),
+            record_count: a.record_count,
         }
     }
 }
@@ -200,12 +215,18 @@ impl From<ArchiveInfo> for ArchiveJson {
 impl From<DocumentMetadata> for MetadataJson {
     fn from(m: DocumentMetadata) -> Self {
         MetadataJson {
+            rules: RulesJson::from(&m.rules.unwrap_or_default()),
             title: m.title,
             originating_agency: m.originating_agency,
+            submission_agency: m.submission_agency,
+            archival_agreement: m.archival_agreement,
             description: m.description,
             start_date: m.start_date,
             end_date: m.end_date,
             keywords: m.keywords,
+            document_type: m.document_type,
+            language: m.language,
+            custodial_history: m.custodial_history,
             file_name: m.file_name,
             media_type: m.media_type,
         }
@@ -227,9 +248,11 @@ pub async fn show(server: &Target, json: bool, id: &str) -> anyhow::Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-/// The `show` layout: descriptive metadata first, then the record facts.
+/// The `show` layout: descriptive metadata first, then the rules and the
+/// archive's state, then the record facts.
 fn format_info(info: &ArchiveInfo) -> String {
     let m = info.metadata.clone().unwrap_or_default();
+    let rules = m.rules.clone().unwrap_or_default();
     let dates = match (m.start_date.as_str(), m.end_date.as_str()) {
         ("", "") => String::new(),
         (s, "") => format!("from {s}"),
@@ -237,15 +260,27 @@ fn format_info(info: &ArchiveInfo) -> String {
         (s, e) if s == e => s.to_owned(),
         (s, e) => format!("{s} to {e}"),
     };
-    let rows: Vec<(&str, String)> = vec![
+    let mut rows: Vec<(&str, String)> = vec![
         ("archive", info.archive_id.clone()),
         ("title", m.title),
         ("agency", m.originating_agency),
+        ("submission agency", m.submission_agency),
+        ("archival agreement", m.archival_agreement),
+        ("document type", m.document_type),
         ("description", m.description),
         ("dates", dates),
         ("keywords", m.keywords.join(", ")),
+        ("language", m.language),
+        ("custodial history", m.custodial_history),
         ("file name", m.file_name),
         ("media type", m.media_type),
+        ("retention", describe_retention(rules.appraisal.as_ref())),
+        ("access", describe_access(rules.access.as_ref())),
+    ];
+    rows.extend(rules.holds.iter().map(|h| ("hold", describe_hold(h))));
+    rows.extend([
+        ("state", info.state.clone()),
+        ("elimination", info.elimination_id.clone()),
         (
             "size",
             format!("{} bytes ({})", info.size, human_bytes(info.size)),
@@ -262,16 +297,17 @@ fn format_info(info: &ArchiveInfo) -> String {
         ("ingested at", info.ingested_at.clone()),
         ("actor", info.actor.clone()),
         ("log index", info.log_index.to_string()),
+        ("record count", info.record_count.to_string()),
         ("record hash", info.record_hash.clone()),
         ("metadata sha256", info.metadata_sha256.clone()),
-    ];
+    ]);
     let mut text = String::new();
     for (label, value) in rows {
         if value.is_empty() {
             continue;
         }
         text.push_str(&format!(
-            "{:<17}{}\n",
+            "{:<20}{}\n",
             format!("{label}:"),
             one_line(&value)
         ));
@@ -280,7 +316,7 @@ fn format_info(info: &ArchiveInfo) -> String {
 }
 
 /// Metadata is free text; keep a table row on one line.
-fn one_line(s: &str) -> String {
+pub fn one_line(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
@@ -489,6 +525,62 @@ mod tests {
             partial_path(Path::new("out/doc.pdf")),
             PathBuf::from("out/doc.pdf.partial")
         );
+    }
+
+    #[test]
+    fn show_gives_rules_holds_and_state() {
+        use minutier_proto::v1::{AppraisalRule, FinalAction, Hold, ManagementRules};
+        let info = ArchiveInfo {
+            archive_id: "A1".into(),
+            metadata: Some(DocumentMetadata {
+                title: "Délibération".into(),
+                submission_agency: "DGS".into(),
+                language: "fr".into(),
+                rules: Some(ManagementRules {
+                    appraisal: Some(AppraisalRule {
+                        duration_years: 10,
+                        start_date: "2026-01-01".into(),
+                        end_date: "2036-01-01".into(),
+                        final_action: FinalAction::Destroy as i32,
+                        ..Default::default()
+                    }),
+                    access: None,
+                    holds: vec![Hold {
+                        hold_id: "H1".into(),
+                        reason: "Recours".into(),
+                        placed_by: "Claire".into(),
+                        placed_at: "T".into(),
+                        end_date: "2027-01-01".into(),
+                    }],
+                }),
+                ..Default::default()
+            }),
+            state: "active".into(),
+            elimination_id: "E1".into(),
+            record_count: 4,
+            ..Default::default()
+        };
+        let text = format_info(&info);
+        for line in [
+            "submission agency:  DGS\n",
+            "language:           fr\n",
+            "retention:          10 years from 2026-01-01, ends 2036-01-01, final action destroy\n",
+            "access:             none: communicable at once\n",
+            "hold:               H1: \"Recours\", placed by Claire at T, until 2027-01-01\n",
+            "state:              active\n",
+            "elimination:        E1\n",
+            "record count:       4\n",
+        ] {
+            assert!(text.contains(line), "{line:?} not in\n{text}");
+        }
+        let json = serde_json::to_value(ArchiveJson::from(info)).unwrap();
+        assert_eq!(json["title"], "Délibération");
+        assert_eq!(json["state"], "active");
+        assert_eq!(json["elimination_id"], "E1");
+        assert_eq!(json["record_count"], 4);
+        assert_eq!(json["rules"]["appraisal"]["final_action"], "destroy");
+        assert_eq!(json["rules"]["holds"][0]["hold_id"], "H1");
+        assert_eq!(json["rules"]["access"], serde_json::Value::Null);
     }
 
     #[test]
