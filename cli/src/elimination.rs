@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::audit::load_key;
 use crate::client::{self, connect_lifecycle, Client, Target};
 use crate::error::{rpc, usage};
-use crate::output::print_json;
+use crate::output::{print_json, table};
 use crate::retrieve::one_line;
 
 // ---------------------------------------------------------------- orders
@@ -292,15 +292,6 @@ pub async fn list(server: &Target, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn format_list(orders: &[Elimination]) -> String {
-    let header = [
-        "ID",
-        "STATE",
-        "ARCHIVES",
-        "PROPOSED AT",
-        "PROPOSED BY",
-        "REASON",
-    ]
-    .map(String::from);
     let rows: Vec<[String; 6]> = orders
         .iter()
         .map(|o| {
@@ -314,32 +305,19 @@ fn format_list(orders: &[Elimination]) -> String {
             ]
         })
         .collect();
-    let width = |col: usize| {
-        rows.iter()
-            .chain(std::iter::once(&header))
-            .map(|r| r[col].chars().count())
-            .max()
-            .unwrap_or(0)
-    };
-    let w: Vec<usize> = (0..5).map(width).collect();
-    let mut text = String::new();
-    for r in std::iter::once(&header).chain(rows.iter()) {
-        text.push_str(&format!(
-            "{:<w0$}  {:<w1$}  {:>w2$}  {:<w3$}  {:<w4$}  {}\n",
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-            r[5],
-            w0 = w[0],
-            w1 = w[1],
-            w2 = w[2],
-            w3 = w[3],
-            w4 = w[4],
-        ));
-    }
-    text
+    table(
+        Some([
+            "ID",
+            "STATE",
+            "ARCHIVES",
+            "PROPOSED AT",
+            "PROPOSED BY",
+            "REASON",
+        ]),
+        &rows,
+        &[2],
+        "",
+    )
 }
 
 // ---------------------------------------------------------------- certificate files

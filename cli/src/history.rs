@@ -22,7 +22,7 @@ use serde_json::Value;
 use crate::audit::load_key;
 use crate::client::{self, connect_lifecycle, Target};
 use crate::error::rpc;
-use crate::output::print_json;
+use crate::output::{print_json, table};
 use crate::retrieve::one_line;
 
 // ---------------------------------------------------------------- history
@@ -512,7 +512,6 @@ pub async fn journal(
 }
 
 fn format_journal(entries: &[JournalEntry]) -> String {
-    let header = ["TIME", "ACTOR", "KIND", "ARCHIVE", "INDEX"].map(String::from);
     let rows: Vec<[String; 5]> = entries
         .iter()
         .map(|e| {
@@ -525,22 +524,12 @@ fn format_journal(entries: &[JournalEntry]) -> String {
             ]
         })
         .collect();
-    let width = |col: usize| {
-        rows.iter()
-            .chain(std::iter::once(&header))
-            .map(|r| r[col].chars().count())
-            .max()
-            .unwrap_or(0)
-    };
-    let (w0, w1, w2, w3) = (width(0), width(1), width(2), width(3));
-    let mut text = String::new();
-    for r in std::iter::once(&header).chain(rows.iter()) {
-        text.push_str(&format!(
-            "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {}\n",
-            r[0], r[1], r[2], r[3], r[4]
-        ));
-    }
-    text
+    table(
+        Some(["TIME", "ACTOR", "KIND", "ARCHIVE", "INDEX"]),
+        &rows,
+        &[],
+        "",
+    )
 }
 
 #[cfg(test)]

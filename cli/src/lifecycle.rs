@@ -126,13 +126,13 @@ pub fn corrected_metadata(current: DocumentMetadata, args: &CorrectArgs) -> Docu
     set(&mut m.title, &args.title);
     set(&mut m.description, &args.description);
     set(&mut m.originating_agency, &args.agency);
-    set(&mut m.submission_agency, &args.submission_agency);
-    set(&mut m.archival_agreement, &args.archival_agreement);
+    set(&mut m.submission_agency, &args.seda.submission_agency);
+    set(&mut m.archival_agreement, &args.seda.archival_agreement);
     set(&mut m.start_date, &args.start_date);
     set(&mut m.end_date, &args.end_date);
-    set(&mut m.document_type, &args.document_type);
-    set(&mut m.language, &args.language);
-    set(&mut m.custodial_history, &args.custodial_history);
+    set(&mut m.document_type, &args.seda.document_type);
+    set(&mut m.language, &args.seda.language);
+    set(&mut m.custodial_history, &args.seda.custodial_history);
     set(&mut m.file_name, &args.file_name);
     set(&mut m.media_type, &args.media_type);
     if !args.keywords.is_empty() {

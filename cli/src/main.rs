@@ -351,12 +351,8 @@ pub struct CorrectArgs {
     /// Originating agency code.
     #[arg(long, value_name = "CODE")]
     pub agency: Option<String>,
-    /// Code of the service that transferred the document.
-    #[arg(long, value_name = "CODE")]
-    pub submission_agency: Option<String>,
-    /// Reference of the archival agreement.
-    #[arg(long, value_name = "REF")]
-    pub archival_agreement: Option<String>,
+    #[command(flatten)]
+    pub seda: SedaArgs,
     /// First date of the content ("" to remove it).
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_optional_date)]
     pub start_date: Option<String>,
@@ -366,15 +362,6 @@ pub struct CorrectArgs {
     /// Keyword (repeatable); replaces the whole list (`--keyword ""` empties it).
     #[arg(long = "keyword", value_name = "K")]
     pub keywords: Vec<String>,
-    /// Kind of document, e.g. "Délibération".
-    #[arg(long, value_name = "T")]
-    pub document_type: Option<String>,
-    /// Language of the content, e.g. fr.
-    #[arg(long, value_name = "TAG")]
-    pub language: Option<String>,
-    /// Custodial history (free text).
-    #[arg(long, value_name = "TEXT")]
-    pub custodial_history: Option<String>,
     /// The file's name as the producer knew it.
     #[arg(long, value_name = "NAME")]
     pub file_name: Option<String>,
@@ -422,6 +409,26 @@ enum AdminCommand {
     Status,
 }
 
+/// SEDA description fields shared by `ingest` and `correct`.
+#[derive(Debug, Args)]
+pub struct SedaArgs {
+    /// Code of the service that transferred the document(s).
+    #[arg(long, value_name = "CODE")]
+    pub submission_agency: Option<String>,
+    /// Reference of the archival agreement.
+    #[arg(long, value_name = "REF")]
+    pub archival_agreement: Option<String>,
+    /// Kind of document, e.g. "Délibération".
+    #[arg(long, value_name = "T")]
+    pub document_type: Option<String>,
+    /// Language of the content, e.g. fr.
+    #[arg(long, value_name = "TAG")]
+    pub language: Option<String>,
+    /// Custodial history (free text).
+    #[arg(long, value_name = "TEXT")]
+    pub custodial_history: Option<String>,
+}
+
 /// Options of `minutier ingest`.
 #[derive(Debug, Args)]
 pub struct IngestArgs {
@@ -449,21 +456,8 @@ pub struct IngestArgs {
     /// IANA media type (default: guessed from each file's extension).
     #[arg(long, value_name = "M")]
     pub media_type: Option<String>,
-    /// Code of the service that transferred the documents.
-    #[arg(long, value_name = "CODE")]
-    pub submission_agency: Option<String>,
-    /// Reference of the archival agreement.
-    #[arg(long, value_name = "REF")]
-    pub archival_agreement: Option<String>,
-    /// Kind of document, e.g. "Délibération".
-    #[arg(long, value_name = "T")]
-    pub document_type: Option<String>,
-    /// Language of the content, e.g. fr.
-    #[arg(long, value_name = "TAG")]
-    pub language: Option<String>,
-    /// Custodial history (free text).
-    #[arg(long, value_name = "TEXT")]
-    pub custodial_history: Option<String>,
+    #[command(flatten)]
+    pub seda: SedaArgs,
     #[command(flatten)]
     pub rules: RuleArgs,
     /// Write each seal into this directory, mirroring the input tree.
@@ -702,8 +696,8 @@ mod tests {
             "AR038",
         ])
         .unwrap();
-        assert_eq!(args.submission_agency.as_deref(), Some("DGS"));
-        assert_eq!(args.language.as_deref(), Some("fr"));
+        assert_eq!(args.seda.submission_agency.as_deref(), Some("DGS"));
+        assert_eq!(args.seda.language.as_deref(), Some("fr"));
         let rules = lifecycle::new_rules(&args.rules).unwrap();
         assert_eq!(rules.appraisal.unwrap().rule_id, "APP-1");
         assert_eq!(rules.access.unwrap().delay_years, 25);

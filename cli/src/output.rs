@@ -31,6 +31,41 @@ pub fn write_text(path: Option<&Path>, text: &str) -> anyhow::Result<()> {
     }
 }
 
+/// Aligned columns, two spaces apart, with an optional header row. Columns
+/// in `right` are right-aligned (numbers); trailing spaces are trimmed.
+pub fn table<const N: usize>(
+    header: Option<[&str; N]>,
+    rows: &[[String; N]],
+    right: &[usize],
+    indent: &str,
+) -> String {
+    let header = header.map(|h| h.map(String::from));
+    let all: Vec<&[String; N]> = header.iter().chain(rows.iter()).collect();
+    let widths: Vec<usize> = (0..N)
+        .map(|c| all.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut text = String::new();
+    for row in all {
+        let mut line = String::from(indent);
+        for (c, cell) in row.iter().enumerate() {
+            if c > 0 {
+                line.push_str("  ");
+            }
+            let pad = " ".repeat(widths[c] - cell.chars().count());
+            if right.contains(&c) {
+                line.push_str(&pad);
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.push_str(&pad);
+            }
+        }
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text
+}
+
 /// "1.5 MB"-style sizes for people (decimal units, as disks are sold).
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
@@ -50,6 +85,19 @@ pub fn human_bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tables_align_columns_and_trim_lines() {
+        let rows = [
+            ["a".to_string(), "1".to_string(), "x".to_string()],
+            ["bbb".to_string(), "100".to_string(), String::new()],
+        ];
+        assert_eq!(
+            table(Some(["ID", "N", "T"]), &rows, &[1], ""),
+            "ID     N  T\na      1  x\nbbb  100\n"
+        );
+        assert_eq!(table(None, &rows[..1], &[], "  "), "  a  1  x\n");
+    }
 
     #[test]
     fn sizes_for_people() {

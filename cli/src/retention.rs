@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::client::{connect_lifecycle, Target};
 use crate::error::rpc;
-use crate::output::print_json;
+use crate::output::{print_json, table};
 use crate::retrieve::one_line;
 
 #[derive(Serialize)]
@@ -111,23 +111,7 @@ fn format_rows(archives: &[DueArchive]) -> String {
             ]
         })
         .collect();
-    let width = |col: usize| {
-        rows.iter()
-            .map(|r| r[col].chars().count())
-            .max()
-            .unwrap_or(0)
-    };
-    let (w0, w1, w2, w3) = (width(0), width(1), width(2), width(3));
-    let mut text = String::new();
-    for r in &rows {
-        let line = format!(
-            "  {:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {}",
-            r[0], r[1], r[2], r[3], r[4]
-        );
-        text.push_str(line.trim_end());
-        text.push('\n');
-    }
-    text
+    table(None, &rows, &[], "  ")
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use crate::client::{self, connect, Target};
 use crate::error::{rpc, usage};
 use crate::lifecycle::{describe_access, describe_hold, describe_retention, RulesJson};
-use crate::output::{human_bytes, print_json, write_text};
+use crate::output::{human_bytes, print_json, table, write_text};
 
 /// Largest page the server accepts.
 const MAX_PAGE_SIZE: u64 = 1000;
@@ -391,23 +391,12 @@ fn format_table(archives: &[ArchiveInfo]) -> String {
             ]
         })
         .collect();
-    let header = ["ID", "INGESTED AT", "SIZE", "TITLE"].map(String::from);
-    let width = |col: usize| {
-        rows.iter()
-            .chain(std::iter::once(&header))
-            .map(|r| r[col].chars().count())
-            .max()
-            .unwrap_or(0)
-    };
-    let (w0, w1, w2) = (width(0), width(1), width(2));
-    let mut text = String::new();
-    for r in std::iter::once(&header).chain(rows.iter()) {
-        text.push_str(&format!(
-            "{:<w0$}  {:<w1$}  {:>w2$}  {}\n",
-            r[0], r[1], r[2], r[3]
-        ));
-    }
-    text
+    table(
+        Some(["ID", "INGESTED AT", "SIZE", "TITLE"]),
+        &rows,
+        &[2],
+        "",
+    )
 }
 
 // ---------------------------------------------------------------- seal / checkpoint / key

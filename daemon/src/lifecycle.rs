@@ -248,7 +248,13 @@ pub fn plan(event: &Event, actor: &Actor, now: u64, view: &dyn View) -> Result<P
                     "archive {dup} is named twice in the proposal"
                 )));
             }
-            let entries = eliminable(view, archive_ids, elimination_id, today, "propose")?;
+            let entries = eliminable(
+                view,
+                archive_ids,
+                elimination_id,
+                today,
+                "propose this elimination",
+            )?;
             let order = EliminationOrder {
                 elimination_id: elimination_id.clone(),
                 state: EliminationState::Proposed,
@@ -289,8 +295,13 @@ pub fn plan(event: &Event, actor: &Actor, now: u64, view: &dyn View) -> Result<P
                 if !reason.is_empty() {
                     validate_reason("the decision's reason", reason)?;
                 }
-                let entries =
-                    eliminable(view, &order.archive_ids, elimination_id, today, "approve")?;
+                let entries = eliminable(
+                    view,
+                    &order.archive_ids,
+                    elimination_id,
+                    today,
+                    &format!("approve elimination {elimination_id}"),
+                )?;
                 order.state = EliminationState::Approved;
                 order.decision_reason = reason.clone();
                 Ok(elimination_plan(
@@ -321,7 +332,13 @@ pub fn plan(event: &Event, actor: &Actor, now: u64, view: &dyn View) -> Result<P
             if order.state != EliminationState::Approved {
                 return Err(wrong_state(&order, "execute it"));
             }
-            let entries = eliminable(view, &order.archive_ids, elimination_id, today, "execute")?;
+            let entries = eliminable(
+                view,
+                &order.archive_ids,
+                elimination_id,
+                today,
+                &format!("execute elimination {elimination_id}"),
+            )?;
             order.state = EliminationState::Executed;
             order.executed = Some(step(actor, now));
             let destroyed = entries.iter().map(|e| (e.content_sha256, e.blob)).collect();
@@ -490,7 +507,7 @@ fn eliminable(
     const SHOWN: usize = 10;
     let more = refusals.len().saturating_sub(SHOWN);
     let mut message = format!(
-        "cannot {to} elimination {elimination_id}: {}",
+        "cannot {to}: {}",
         refusals[..refusals.len().min(SHOWN)].join("; ")
     );
     if more > 0 {

@@ -193,11 +193,11 @@ fn metadata_for(args: &IngestArgs, path: &Path) -> DocumentMetadata {
             .clone()
             .unwrap_or_else(|| media_type::guess(path).to_owned()),
         file_name,
-        submission_agency: args.submission_agency.clone().unwrap_or_default(),
-        archival_agreement: args.archival_agreement.clone().unwrap_or_default(),
-        document_type: args.document_type.clone().unwrap_or_default(),
-        language: args.language.clone().unwrap_or_default(),
-        custodial_history: args.custodial_history.clone().unwrap_or_default(),
+        submission_agency: args.seda.submission_agency.clone().unwrap_or_default(),
+        archival_agreement: args.seda.archival_agreement.clone().unwrap_or_default(),
+        document_type: args.seda.document_type.clone().unwrap_or_default(),
+        language: args.seda.language.clone().unwrap_or_default(),
+        custodial_history: args.seda.custodial_history.clone().unwrap_or_default(),
         rules: crate::lifecycle::new_rules(&args.rules),
     }
 }
