@@ -42,7 +42,7 @@ pub enum Event {
     /// New descriptive metadata; rules and holds are kept.
     CorrectMetadata {
         archive_id: String,
-        metadata: Metadata,
+        metadata: Box<Metadata>,
     },
     /// New appraisal and access rules; holds are kept.
     ChangeRules {
@@ -114,7 +114,7 @@ pub fn plan(event: &Event, actor: &Actor, now: u64, view: &dyn View) -> Result<P
             metadata,
         } => {
             let mut entry = open_archive(view, archive_id, "correct its metadata")?;
-            let mut metadata = metadata.clone();
+            let mut metadata = Metadata::clone(metadata);
             metadata.rules = entry.metadata.rules.clone();
             metadata.validate()?;
             if metadata == entry.metadata {
@@ -856,7 +856,7 @@ mod tests {
         m.rules = ManagementRules::default();
         let same = Event::CorrectMetadata {
             archive_id: "due".into(),
-            metadata: m.clone(),
+            metadata: Box::new(m.clone()),
         };
         assert!(refusal(f.run(same, "Alice")).contains("same"));
         m.title = "Nouveau titre".into();
@@ -864,7 +864,7 @@ mod tests {
             .run(
                 Event::CorrectMetadata {
                     archive_id: "due".into(),
-                    metadata: m,
+                    metadata: Box::new(m),
                 },
                 "Alice",
             )

@@ -65,7 +65,7 @@ pub struct NewArchive {
 
 /// What the sequencer is asked to record.
 pub enum Change {
-    Ingest(NewArchive),
+    Ingest(Box<NewArchive>),
     Lifecycle { event: Event, actor: Actor },
 }
 
@@ -200,7 +200,7 @@ impl Sequencer {
     /// Queues a document and waits until its record is durable and covered
     /// by a signed checkpoint.
     pub async fn ingest(&self, archive: NewArchive) -> Result<Sequenced> {
-        self.submit(Change::Ingest(archive)).await
+        self.submit(Change::Ingest(Box::new(archive))).await
     }
 
     /// Queues a lifecycle event; refusals come back with their reason and
@@ -405,6 +405,7 @@ impl State {
     )> {
         match change {
             Change::Ingest(new) => {
+                let new = *new;
                 if new.blob != BlobLocation::Inline
                     && !self.files.exists(&new.content_sha256, new.blob)
                 {

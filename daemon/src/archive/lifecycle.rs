@@ -202,7 +202,7 @@ impl ArchiveService {
     /// Every elimination, newest first.
     pub fn eliminations(&self) -> Result<Vec<EliminationOrder>> {
         let mut all = self.store.eliminations()?;
-        all.sort_by(|a, b| b.proposed.at.cmp(&a.proposed.at));
+        all.sort_by_key(|o| std::cmp::Reverse(o.proposed.at));
         Ok(all)
     }
 

@@ -119,7 +119,7 @@ impl Lifecycle for LifecycleGrpc {
         let who = self.caller(&request, Action::CorrectMetadata)?;
         let r = request.into_inner();
         let archive_id = id("archive_id", &r.archive_id)?.to_owned();
-        let metadata = metadata_from_wire(r.metadata)?;
+        let metadata = Box::new(metadata_from_wire(r.metadata)?);
         self.archive_change(
             &who,
             Event::CorrectMetadata {
