@@ -334,8 +334,14 @@ fn details(entries: &[Entry]) -> Vec<String> {
                 text_of(&doc["state"])
             ),
             RecordKind::ReadContent | RecordKind::ReadMetadata => String::new(),
+            RecordKind::Scrub => format!(
+                "{} contents checked, {} repaired, {} replicas re-uploaded",
+                text_of(&doc["contents_checked"]),
+                text_of(&doc["contents_repaired"]),
+                text_of(&doc["replicas_reuploaded"])
+            ),
         };
-        if !e.record.kind.is_elimination() && !doc.is_null() {
+        if !e.record.kind.is_elimination() && !e.record.kind.is_appliance() && !doc.is_null() {
             before = Some(doc);
         }
         out.push(detail);

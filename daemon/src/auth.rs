@@ -48,6 +48,8 @@ pub enum Action {
     ExecuteElimination,
     ReadEliminations,
     ReadJournal,
+    ReadReplication,
+    Scrub,
     IssueCredential,
     RevokeCredential,
     ListCredentials,
@@ -56,7 +58,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 27] = [
         Action::Ingest,
         Action::ReadContent,
         Action::ReadMetadata,
@@ -77,6 +79,8 @@ impl Action {
         Action::ExecuteElimination,
         Action::ReadEliminations,
         Action::ReadJournal,
+        Action::ReadReplication,
+        Action::Scrub,
         Action::IssueCredential,
         Action::RevokeCredential,
         Action::ListCredentials,
@@ -107,6 +111,8 @@ impl Action {
             Action::ExecuteElimination => "execute eliminations",
             Action::ReadEliminations => "read eliminations",
             Action::ReadJournal => "read the access journal",
+            Action::ReadReplication => "read the replication status",
+            Action::Scrub => "run a scrub",
             Action::IssueCredential => "issue credentials",
             Action::RevokeCredential => "revoke credentials",
             Action::ListCredentials => "list credentials",
@@ -145,6 +151,9 @@ pub fn allowed(role: Role, action: Action) -> bool {
         // Most offences come from inside: those who read the journal are
         // not those who manage the archives.
         ReadJournal => matches!(role, Auditor | Controller),
+        ReadReplication => matches!(role, Archivist | Auditor | Controller | Admin),
+        // Upkeep of the appliance: reads nothing out, repairs in place.
+        Scrub => matches!(role, Archivist | Admin),
         IssueCredential | RevokeCredential | ListCredentials | Status => role == Admin,
     }
 }

@@ -70,6 +70,36 @@ impl BlobStore {
             .find(|loc| self.path(sha256, *loc).is_file())
     }
 
+    /// Every blob file: its digest, codec, and last modification time.
+    pub fn files(&self) -> io::Result<Vec<(Hash, BlobLocation, std::time::SystemTime)>> {
+        let mut out = Vec::new();
+        for prefix in 0..=255u8 {
+            let dir = self.root.join(format!("{prefix:02x}"));
+            let entries = match fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            for entry in entries {
+                let entry = entry?;
+                let name = entry.file_name();
+                let Some((stem, ext)) = name.to_str().and_then(|n| n.split_once('.')) else {
+                    continue;
+                };
+                let location = match ext {
+                    "zst" => BlobLocation::Zstd,
+                    "raw" => BlobLocation::Raw,
+                    _ => continue,
+                };
+                let Ok(sha) = hash::from_hex(stem) else {
+                    continue;
+                };
+                out.push((sha, location, entry.metadata()?.modified()?));
+            }
+        }
+        Ok(out)
+    }
+
     /// Starts a new blob in `tmp/`.
     pub fn writer(&self) -> io::Result<BlobWriter> {
         let n = self.next_tmp.fetch_add(1, Ordering::Relaxed);
@@ -231,6 +261,31 @@ impl StagedBlob {
         if let Err(e) = fs::rename(&tmp, &dest) {
             let _ = fs::remove_file(&tmp);
             return Err(e);
+        }
+        sync_dir(dest.parent().expect("blob paths have a parent"))?;
+        Ok(PlacedBlob {
+            location: self.location,
+            stored_size: self.stored_size,
+            deduplicated: false,
+        })
+    }
+}
+
+impl StagedBlob {
+    /// Moves the blob to its content address over whatever is there (a
+    /// corrupt copy being repaired), atomically, and removes a copy kept
+    /// under the other codec.
+    pub fn replace(mut self, store: &BlobStore) -> io::Result<PlacedBlob> {
+        let tmp = self.guard.0.take().expect("staged blob holds its file");
+        let dest = store.path(&self.sha256, self.location);
+        if let Err(e) = fs::rename(&tmp, &dest) {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+        for other in [BlobLocation::Zstd, BlobLocation::Raw] {
+            if other != self.location {
+                let _ = fs::remove_file(store.path(&self.sha256, other));
+            }
         }
         sync_dir(dest.parent().expect("blob paths have a parent"))?;
         Ok(PlacedBlob {

@@ -33,6 +33,8 @@ pub struct Config {
     /// clients must connect with one of them. Default: localhost, the
     /// loopback addresses and this machine's host name.
     pub server_names: Vec<String>,
+    /// Encrypted replication to S3-compatible storage; off when absent.
+    pub replication: Option<crate::replication::ReplicationConfig>,
 }
 
 impl Default for Config {
@@ -46,6 +48,7 @@ impl Default for Config {
             compression_level: 3,
             max_batch: 1024,
             server_names: default_server_names(),
+            replication: None,
         }
     }
 }
@@ -71,6 +74,9 @@ impl Config {
         }
         if self.server_names.is_empty() {
             return Err("server_names must name at least one host name or address".into());
+        }
+        if let Some(r) = &self.replication {
+            r.validate()?;
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod grpc;
 pub mod lifecycle;
 pub mod metadata;
+pub mod replication;
 pub mod model;
 pub mod pki;
 pub mod sequencer;

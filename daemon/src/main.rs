@@ -77,6 +77,15 @@ fn run(args: Args) -> anyhow::Result<()> {
             config.data_dir.display()
         );
         println!("clients: {}", opened.url);
+        if let Some(replication) = opened.service.replication() {
+            println!(
+                "replicating to {} (bucket {})",
+                replication.status(None)?.endpoint,
+                replication.status(None)?.bucket
+            );
+            tokio::spawn(replication.clone().run());
+            tokio::spawn(opened.service.clone().run_scheduled_scrubs());
+        }
         let served = opened.served();
         let sequencer = opened.sequencer;
         drop(opened.service);

@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use minutier_seal::certificate::{EliminatedArchive, EliminationCertificate};
 use minutier_seal::checkpoint::Checkpoint;
 use minutier_seal::note::Signer;
-use minutier_seal::record::{Record, RecordKind, Timestamp};
+use minutier_seal::record::{Record, RecordKind, Timestamp, APPLIANCE_ID};
 use minutier_seal::tree::Frontier;
 use minutier_seal::{hash, Hash};
 use tokio::sync::{mpsc, oneshot};
@@ -67,6 +67,13 @@ pub struct NewArchive {
 pub enum Change {
     Ingest(Box<NewArchive>),
     Lifecycle { event: Event, actor: Actor },
+    /// An event of the appliance as a whole (a scrub run): a record of the
+    /// `appliance` chain committing to `report` (canonical JSON).
+    Appliance {
+        kind: RecordKind,
+        report: Vec<u8>,
+        actor: String,
+    },
 }
 
 /// A change's records, once durable and covered by a signed checkpoint.
@@ -126,6 +133,11 @@ struct State {
     last_time: u64,
     published: Published,
     max_batch: usize,
+    /// When replication is on: woken after each commit, whose queue items
+    /// the batch carries.
+    replication: Option<Arc<tokio::sync::Notify>>,
+    /// Leaf hash of the appliance chain's latest record.
+    appliance_head: Option<Hash>,
 }
 
 impl Sequencer {
@@ -137,6 +149,7 @@ impl Sequencer {
         signer: Arc<dyn Signer + Send + Sync>,
         clock: Arc<dyn Clock>,
         max_batch: usize,
+        replication: Option<Arc<tokio::sync::Notify>>,
     ) -> Result<(Sequencer, Published, thread::JoinHandle<()>)> {
         let log = store.log_state()?;
         let origin = signer.name().to_owned();
@@ -154,6 +167,10 @@ impl Sequencer {
                 text: text.into(),
             }
         })));
+        let appliance_head = match store.history(APPLIANCE_ID)?.last() {
+            Some(index) => Some(hash::leaf_hash(&crate::store::record(store.as_ref(), *index)?)),
+            None => None,
+        };
         let state = State {
             store,
             files,
@@ -164,6 +181,8 @@ impl Sequencer {
             last_time,
             published: published.clone(),
             max_batch,
+            replication,
+            appliance_head,
         };
         let covered = state.published.read().unwrap().as_ref().map(|c| c.size);
         match covered {
@@ -203,6 +222,11 @@ impl Sequencer {
         self.submit(Change::Ingest(Box::new(archive))).await
     }
 
+    /// Records an appliance event (see [`Change::Appliance`]).
+    pub async fn appliance(&self, kind: RecordKind, report: Vec<u8>, actor: String) -> Result<Sequenced> {
+        self.submit(Change::Appliance { kind, report, actor }).await
+    }
+
     /// Queues a lifecycle event; refusals come back with their reason and
     /// record nothing.
     pub async fn lifecycle(&self, event: Event, actor: Actor) -> Result<Sequenced> {
@@ -230,6 +254,10 @@ struct Batch<'a> {
     eliminations: HashMap<String, EliminationOrder>,
     /// Content destroyed in this batch, to delete if nothing holds it.
     destroyed: Vec<(Hash, BlobLocation)>,
+    /// Content ingested in this batch, to replicate.
+    ingested: Vec<Hash>,
+    /// The appliance chain's head as this batch leaves it.
+    appliance_head: Option<Hash>,
 }
 
 impl View for Batch<'_> {
@@ -291,6 +319,23 @@ impl Batch<'_> {
     }
 }
 
+/// The replication queue items of a batch covering log records [from, to):
+/// its new content, the content it destroyed, its segment.
+fn replication_items(
+    from: u64,
+    to: u64,
+    ingested: &[Hash],
+    destroyed: &[(Hash, BlobLocation)],
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    use crate::replication::state::Item;
+    let items = ingested
+        .iter()
+        .map(|sha| Item::Content(*sha))
+        .chain(destroyed.iter().map(|(sha, _)| Item::Forget(*sha)))
+        .chain(std::iter::once(Item::Segment { from, to }));
+    items.map(|item| (item.key(from), item.value())).collect()
+}
+
 /// A change applied to the batch, waiting for the commit.
 struct Done {
     sequenced_records: Vec<(u64, Vec<u8>)>,
@@ -323,6 +368,8 @@ impl State {
             archives: HashMap::new(),
             eliminations: HashMap::new(),
             destroyed: Vec::new(),
+            ingested: Vec::new(),
+            appliance_head: self.appliance_head,
         };
         let mut done = Vec::with_capacity(jobs.len());
         for (change, reply) in jobs {
@@ -352,11 +399,21 @@ impl State {
             destroyed,
             archives,
             eliminations,
+            ingested,
+            appliance_head,
             ..
         } = batch;
         commit.archives.extend(archives.into_values());
         commit.eliminations.extend(eliminations.into_values());
         commit.tree_size = frontier.size();
+        if self.replication.is_some() {
+            commit.replica_states = replication_items(
+                self.frontier.size(),
+                frontier.size(),
+                &ingested,
+                &destroyed,
+            );
+        }
 
         let failed = |done: Vec<Done>, e: &Error| {
             for d in done {
@@ -379,8 +436,12 @@ impl State {
         }
         self.frontier = frontier;
         self.last_time = time;
+        self.appliance_head = appliance_head;
         let published = self.publish(self.frontier.size(), checkpoint);
         self.destroy_files(&destroyed);
+        if let Some(replication) = &self.replication {
+            replication.notify_one();
+        }
         for d in done {
             let _ = d.reply.send(Ok(Sequenced {
                 records: d.sequenced_records,
@@ -443,9 +504,41 @@ impl State {
                     .commit
                     .holders_added
                     .push((new.content_sha256, new.archive_id));
+                batch.ingested.push(new.content_sha256);
                 let (index, bytes, entry) =
                     batch.append(entry, RecordKind::Ingest, document, time, &new.actor);
                 Ok((vec![(index, bytes)], vec![entry], None))
+            }
+            Change::Appliance {
+                kind,
+                report,
+                actor,
+            } => {
+                let digest = hash::sha256(&report);
+                let record = Record {
+                    kind,
+                    archive_id: APPLIANCE_ID.to_owned(),
+                    time: Timestamp(time),
+                    actor,
+                    content_sha256: digest,
+                    size: report.len() as u64,
+                    metadata_sha256: digest,
+                    previous: batch.appliance_head,
+                };
+                record.validate()?;
+                let bytes = record.encode();
+                let index = batch.frontier.size();
+                let nodes = batch.frontier.append(hash::leaf_hash(&bytes));
+                batch.commit.nodes.extend(nodes);
+                batch.commit.documents.push((digest, report));
+                batch.commit.records.push(LogEntry {
+                    index,
+                    record: bytes.clone(),
+                    archive_id: APPLIANCE_ID.to_owned(),
+                    access: false,
+                });
+                batch.appliance_head = Some(hash::leaf_hash(&bytes));
+                Ok((vec![(index, bytes)], vec![], None))
             }
             Change::Lifecycle { event, actor } => {
                 let plan = lifecycle::plan(&event, &actor, time, batch)?;
@@ -682,6 +775,27 @@ mod tests {
         fn has_inline_blob(&self, sha: &Hash) -> Result<bool> {
             self.inner.has_inline_blob(sha)
         }
+        fn replica_state(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+            self.inner.replica_state(key)
+        }
+        fn replica_states(
+            &self,
+            prefix: &[u8],
+            after: Option<&[u8]>,
+            limit: usize,
+        ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+            self.inner.replica_states(prefix, after, limit)
+        }
+        fn update_replica_states(
+            &self,
+            puts: Vec<(Vec<u8>, Vec<u8>)>,
+            deletes: Vec<Vec<u8>>,
+        ) -> Result<()> {
+            self.inner.update_replica_states(puts, deletes)
+        }
+        fn put_inline_blob(&self, sha: &Hash, content: &[u8]) -> Result<()> {
+            self.inner.put_inline_blob(sha, content)
+        }
         fn put_credentials(&self, c: &[crate::model::Credential]) -> Result<()> {
             self.inner.put_credentials(c)
         }
@@ -708,7 +822,7 @@ mod tests {
         let key = VerifierKey::from_public_key(ORIGIN, signer.public_key()).unwrap();
         let clock = Arc::new(FixedClock(AtomicU64::new(1_764_000_000_000)));
         let (seq, published, _thread) =
-            Sequencer::start(store, Arc::new(NoFiles), Arc::new(signer), clock, max_batch).unwrap();
+            Sequencer::start(store, Arc::new(NoFiles), Arc::new(signer), clock, max_batch, None).unwrap();
         (seq, published, key)
     }
 

@@ -12,6 +12,7 @@ use minutier_hw::{FileKeystore, KeyCustody};
 use minutier_proto::v1::admin_server::AdminServer;
 use minutier_proto::v1::archive_server::ArchiveServer;
 use minutier_proto::v1::lifecycle_server::LifecycleServer;
+use minutier_proto::v1::replication_server::ReplicationServer;
 use minutier_seal::note::VerifierKey;
 use tokio::net::TcpListener;
 
@@ -20,8 +21,9 @@ use crate::archive::{ArchiveService, Limits};
 use crate::auth::{Authenticator, Role};
 use crate::blobs::BlobStore;
 use crate::config::Config;
-use crate::grpc::{AdminGrpc, ArchiveGrpc, LifecycleGrpc, MAX_MESSAGE};
+use crate::grpc::{AdminGrpc, ArchiveGrpc, LifecycleGrpc, ReplicationGrpc, MAX_MESSAGE};
 use crate::pki::{write_private, Pki, Subject};
+use crate::replication::Replication;
 use crate::sequencer::{Clock, Sequencer, SystemClock};
 use crate::store::{RocksStore, Store};
 use crate::tls;
@@ -135,12 +137,19 @@ pub fn open(config: &Config, addr: SocketAddr) -> Result<Opened, StartError> {
     let blobs =
         Arc::new(BlobStore::open(&dir.join("blobs"), config.compression_level).map_err(dir_err)?);
     let clock = Arc::new(SystemClock);
+    let replication = config
+        .replication
+        .as_ref()
+        .map(|r| Replication::open(r, dir, store.clone(), blobs.clone()))
+        .transpose()
+        .map_err(StartError::Config)?;
     let (sequencer, published, sequencer_thread) = Sequencer::start(
         store.clone(),
         blobs.clone(),
         Arc::new(keystore),
         clock.clone(),
         config.max_batch,
+        replication.as_ref().map(|r| r.notifier()),
     )?;
     let service = ArchiveService::new(
         store,
@@ -153,7 +162,8 @@ pub fn open(config: &Config, addr: SocketAddr) -> Result<Opened, StartError> {
             max_document_size: config.max_document_size,
             inline_threshold: config.inline_threshold,
         },
-    );
+    )
+    .with_replication(replication);
     Ok(Opened {
         service: Arc::new(service),
         admin,
@@ -229,6 +239,10 @@ pub async fn serve(
     ))
     .max_decoding_message_size(MAX_MESSAGE)
     .max_encoding_message_size(MAX_MESSAGE);
+    let replication = ReplicationServer::new(ReplicationGrpc::new(
+        opened.service.clone(),
+        opened.auth.clone(),
+    ));
     let archive = ArchiveServer::new(ArchiveGrpc::new(opened.service.clone(), opened.auth))
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE);
@@ -248,6 +262,7 @@ pub async fn serve(
         .add_service(reflection_v1alpha)
         .add_service(archive)
         .add_service(lifecycle)
+        .add_service(replication)
         .add_service(admin)
         .serve_with_incoming_shutdown(tls::incoming(listener, opened.tls), shutdown)
         .await

@@ -9,9 +9,15 @@
 //! `docs/seal-format.md` §2.7. The check is pure: where the records come from
 //! (a database, seals, a log dump) and whether they are in a signed log is
 //! the caller's concern.
+//!
+//! The events that concern the appliance as a whole (scrub runs,
+//! [`RecordKind::is_appliance`]) form one more chain, that of the reserved
+//! archive [`APPLIANCE_ID`], with the same links but none of the document
+//! rules: it starts with any appliance event, has no ingest and no
+//! tombstone, and its records commit each to their own report.
 
 use crate::hash::{leaf_hash, to_hex};
-use crate::record::{Record, RecordKind};
+use crate::record::{Record, RecordKind, APPLIANCE_ID};
 use crate::{Error, Hash};
 
 /// One checked record of a chain.
@@ -26,7 +32,8 @@ pub struct ChainLink {
     pub leaf_hash: Hash,
 }
 
-/// Checks an archive's chain one record at a time, in log order.
+/// Checks an archive's chain, or the appliance's chain, one record at a
+/// time, in log order.
 ///
 /// [`verify_chain`] is this verifier run over a slice. Use it directly to
 /// check a long chain without holding all of it in memory, or to check that a
@@ -35,7 +42,8 @@ pub struct ChainLink {
 #[derive(Debug, Clone)]
 pub struct ChainVerifier {
     archive_id: String,
-    /// Index, content digest and size of the chain's ingest record.
+    /// Index, content digest and size of the chain's ingest record; always
+    /// `None` in the appliance's chain, which has no ingest.
     first: Option<(u64, Hash, u64)>,
     /// Index and leaf hash of the last record accepted.
     last: Option<(u64, Hash)>,
@@ -45,7 +53,8 @@ pub struct ChainVerifier {
 }
 
 impl ChainVerifier {
-    /// A verifier for the chain of `archive_id`, with no records yet.
+    /// A verifier for the chain of `archive_id`, with no records yet. For
+    /// [`APPLIANCE_ID`], the appliance's chain.
     pub fn new(archive_id: &str) -> Self {
         Self {
             archive_id: archive_id.to_owned(),
@@ -61,6 +70,13 @@ impl ChainVerifier {
         &self.archive_id
     }
 
+    /// Whether this is the appliance's chain, that of [`APPLIANCE_ID`]: its
+    /// records are the appliance events, and the rules about one archive's
+    /// document do not apply.
+    pub fn is_appliance(&self) -> bool {
+        self.archive_id == APPLIANCE_ID
+    }
+
     /// How many records were accepted.
     pub fn len(&self) -> usize {
         self.len
@@ -73,14 +89,14 @@ impl ChainVerifier {
 
     /// Index and leaf hash of the last accepted record. The next record of
     /// the chain must have a larger index and this hash as `previous`; while
-    /// the chain is empty, the next record must be an `ingest` with
-    /// `previous none`.
+    /// the chain is empty, the next record must have `previous none` and be an
+    /// `ingest` (in the appliance's chain, any appliance event).
     pub fn last(&self) -> Option<(u64, Hash)> {
         self.last
     }
 
     /// Index of the archive's `elimination-executed` record (its tombstone),
-    /// if the chain has one so far.
+    /// if the chain has one so far. Always `None` for the appliance's chain.
     pub fn tombstone_index(&self) -> Option<u64> {
         self.tombstone
     }
@@ -113,6 +129,10 @@ impl ChainVerifier {
             index, ref record, ..
         } = *link;
         let kind = record.kind;
+        // A decoded record names APPLIANCE_ID exactly when its kind is an
+        // appliance kind (Record::decode checks it), so once the archive
+        // matches, the appliance's chain holds only appliance events and an
+        // archive's chain none.
         if record.archive_id != self.archive_id {
             return Err(Error::ChainWrongArchive {
                 index,
@@ -121,11 +141,9 @@ impl ChainVerifier {
                 found: record.archive_id.clone(),
             });
         }
-        let (Some((first_index, content, size)), Some((last_index, last_hash))) =
-            (self.first, self.last)
-        else {
+        let Some((last_index, last_hash)) = self.last else {
             // The first record.
-            if kind != RecordKind::Ingest {
+            if !self.is_appliance() && kind != RecordKind::Ingest {
                 return Err(Error::ChainBadStart {
                     index,
                     kind,
@@ -153,7 +171,7 @@ impl ChainVerifier {
                 after: last_index,
             });
         }
-        if kind == RecordKind::Ingest {
+        if let (RecordKind::Ingest, Some((first_index, ..))) = (kind, self.first) {
             return Err(Error::ChainRepeatedIngest { index, first_index });
         }
         if record.previous != Some(last_hash) {
@@ -177,6 +195,11 @@ impl ChainVerifier {
                 });
             }
         }
+        // The appliance's chain has no ingest, and each of its records
+        // commits to its own report: the document rule stops here.
+        let Some((first_index, content, size)) = self.first else {
+            return Ok(());
+        };
         let mismatch = |field, found: String, expected: String| Error::ChainDocumentMismatch {
             index,
             kind,
@@ -199,7 +222,8 @@ impl ChainVerifier {
     }
 
     fn accept(&mut self, link: &ChainLink) {
-        if self.first.is_none() {
+        // Only the first record of an archive's chain is an ingest.
+        if link.record.kind == RecordKind::Ingest {
             self.first = Some((link.index, link.record.content_sha256, link.record.size));
         }
         if link.record.kind == RecordKind::EliminationExecuted {
@@ -225,6 +249,12 @@ impl ChainVerifier {
 /// - only `read-metadata` records follow an `elimination-executed` record
 ///   (so there is at most one);
 /// - every record has the `content-sha256` and `size` of the ingest record.
+///
+/// The chain of [`APPLIANCE_ID`], the appliance's chain, holds the appliance
+/// events ([`RecordKind::is_appliance`]) and follows the same rules, except
+/// that it starts with any appliance event with `previous none` and that
+/// the rules about the ingest, the tombstone and the document do not apply:
+/// it has no ingest, and each record commits to its own report.
 ///
 /// A chain that ends early passes: whether `records` holds *all* of the
 /// archive's records is only known from the log itself. Record times are not
@@ -549,6 +579,11 @@ mod tests {
             match kind {
                 ReadMetadata => assert!(result.is_ok()),
                 Ingest => assert!(matches!(result, Err(Error::ChainRepeatedIngest { .. }))),
+                // An appliance kind cannot name the archive at all.
+                Scrub => assert!(
+                    matches!(&result, Err(Error::ChainRecordInvalid { index: 40, .. })),
+                    "{result:?}"
+                ),
                 _ => assert_eq!(
                     result,
                     Err(Error::ChainAfterElimination {
@@ -601,6 +636,256 @@ mod tests {
             e.to_string()
                 .contains("has size 0 but the chain's ingest record at index 10 has 48"),
             "{e}"
+        );
+    }
+
+    // ------------------------------------------------ the appliance's chain
+
+    /// A valid appliance chain of scrub records at indices 5, 15, 25…, each
+    /// committing to a different report.
+    fn appliance_chain(n: usize) -> Vec<(u64, Vec<u8>)> {
+        let mut out: Vec<(u64, Vec<u8>)> = Vec::new();
+        for i in 0..n {
+            let report = format!("{{\"documents\":{{\"checked\":{}}}}}", 100 + 7 * i);
+            let digest = crate::hash::sha256(report.as_bytes());
+            let r = Record {
+                kind: Scrub,
+                archive_id: APPLIANCE_ID.into(),
+                time: Timestamp(1_798_000_000_000 + 86_400_000 * i as u64),
+                actor: "svc-scrub@archives.mairie-exemple.fr".into(),
+                content_sha256: digest,
+                size: report.len() as u64 + i as u64 / 3,
+                metadata_sha256: digest,
+                previous: out.last().map(|(_, b)| leaf_hash(b)),
+            };
+            out.push((10 * i as u64 + 5, r.encode()));
+        }
+        out
+    }
+
+    fn check_appliance(records: &[(u64, Vec<u8>)]) -> Result<Vec<ChainLink>, Error> {
+        let refs: Vec<(u64, &[u8])> = records.iter().map(|(i, b)| (*i, b.as_slice())).collect();
+        verify_chain(APPLIANCE_ID, &refs)
+    }
+
+    #[test]
+    fn an_appliance_chain_passes() {
+        let records = appliance_chain(4);
+        let links = check_appliance(&records).unwrap();
+        assert_eq!(links.len(), 4);
+        assert_eq!(links[0].record.previous, None);
+        for pair in links.windows(2) {
+            assert_eq!(pair[1].record.previous, Some(pair[0].leaf_hash));
+        }
+        // Each record commits to its own report: the content and size vary.
+        assert_ne!(
+            links[0].record.content_sha256,
+            links[1].record.content_sha256
+        );
+        assert_ne!(links[0].record.size, links[3].record.size);
+        let mut v = ChainVerifier::new(APPLIANCE_ID);
+        assert!(v.is_appliance());
+        assert!(!ChainVerifier::new(ARCHIVE).is_appliance());
+        for (index, bytes) in &records {
+            v.push(*index, bytes).unwrap();
+        }
+        assert_eq!(v.len(), 4);
+        assert_eq!(v.tombstone_index(), None);
+        assert_eq!(v.last(), Some((35, leaf_hash(&records[3].1))));
+        check_appliance(&records[..1]).unwrap();
+    }
+
+    #[test]
+    fn an_appliance_chain_with_a_broken_link() {
+        let mut records = appliance_chain(4);
+        let removed = records.remove(1);
+        assert_eq!(
+            check_appliance(&records),
+            Err(Error::ChainLinkMismatch {
+                index: 25,
+                kind: Scrub,
+                previous: to_hex(&leaf_hash(&removed.1)),
+                before_index: 5,
+                before_hash: to_hex(&leaf_hash(&records[0].1)),
+            })
+        );
+        // An altered record breaks the link that follows it.
+        let mut records = appliance_chain(3);
+        let mut r = Record::decode(&records[1].1).unwrap();
+        r.time = Timestamp(r.time.0 + 1);
+        records[1].1 = r.encode();
+        assert!(matches!(
+            check_appliance(&records),
+            Err(Error::ChainLinkMismatch {
+                index: 25,
+                kind: Scrub,
+                before_index: 15,
+                ..
+            })
+        ));
+        // Reordered.
+        let mut records = appliance_chain(3);
+        records.swap(1, 2);
+        assert_eq!(
+            check_appliance(&records),
+            Err(Error::ChainOutOfOrder {
+                index: 15,
+                kind: Scrub,
+                after: 25
+            })
+        );
+        // The start is missing: the first record given has a previous.
+        let records = appliance_chain(3);
+        let e = check_appliance(&records[1..]).unwrap_err();
+        assert_eq!(
+            e,
+            Error::ChainBadStart {
+                index: 15,
+                kind: Scrub,
+                reason: format!(
+                    "has previous {} instead of none: the records before it are missing",
+                    to_hex(&leaf_hash(&records[0].1))
+                ),
+            }
+        );
+        assert!(
+            e.to_string()
+                .starts_with("the first record of the chain, at index 15 (scrub), has previous"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_ingest_in_the_appliance_chain() {
+        let mut records = appliance_chain(2);
+        let mut r = Record::decode(&records[1].1).unwrap();
+        r.kind = Ingest;
+        r.previous = Some(leaf_hash(&records[1].1));
+        // An ingest naming the appliance is not a valid record at all (encode
+        // does not validate)…
+        records.push((25, r.encode()));
+        let e = check_appliance(&records).unwrap_err();
+        assert!(
+            matches!(&e, Error::ChainRecordInvalid { index: 25, reason } if matches!(**reason, Error::InvalidRecord { line: 3, .. })),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "record at index 25 of the chain is not a valid record: invalid record encoding at \
+             line 3: `archive`: \"appliance\" is reserved for appliance events (scrub), and kind \
+             ingest concerns one archive, which the record must name"
+        );
+        // …and one naming an archive is not the appliance's.
+        r.archive_id = ARCHIVE.into();
+        records[2].1 = r.encode();
+        assert_eq!(
+            check_appliance(&records),
+            Err(Error::ChainWrongArchive {
+                index: 25,
+                kind: Ingest,
+                expected: APPLIANCE_ID.into(),
+                found: ARCHIVE.into(),
+            })
+        );
+        // Nor can an archive's chain be passed off as the appliance's.
+        let e = check_appliance(&chain(&LIFE[..2])).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::ChainWrongArchive {
+                    index: 10,
+                    kind: Ingest,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        // Every kind of an archive's life is refused there.
+        for kind in RecordKind::ALL {
+            let mut r = Record::decode(&appliance_chain(1)[0].1).unwrap();
+            r.kind = kind;
+            let result = check_appliance(&[(5, r.encode())]);
+            if kind.is_appliance() {
+                assert!(result.is_ok(), "{kind}");
+            } else {
+                assert!(
+                    matches!(result, Err(Error::ChainRecordInvalid { index: 5, .. })),
+                    "{kind}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_archive_chain_refuses_appliance_events() {
+        // A scrub record, linked in the middle of an archive's chain.
+        let mut records = chain(&LIFE[..3]);
+        let scrub = &appliance_chain(1)[0].1;
+        let mut r = Record::decode(scrub).unwrap();
+        r.previous = Some(leaf_hash(&records[2].1));
+        records.push((40, r.encode()));
+        let e = check(&records).unwrap_err();
+        assert_eq!(
+            e,
+            Error::ChainWrongArchive {
+                index: 40,
+                kind: Scrub,
+                expected: ARCHIVE.into(),
+                found: APPLIANCE_ID.into(),
+            }
+        );
+        assert!(
+            e.to_string().starts_with(
+                "record at index 40 (scrub) is about archive \"appliance\", not \"FRAD075-2026-000114\""
+            ),
+            "{e}"
+        );
+        // Renamed to the archive, it is no valid record.
+        r.archive_id = ARCHIVE.into();
+        records[3].1 = r.encode();
+        let e = check(&records).unwrap_err();
+        assert!(
+            matches!(&e, Error::ChainRecordInvalid { index: 40, reason } if matches!(**reason, Error::InvalidRecord { line: 3, .. })),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .contains("kind scrub concerns the appliance as a whole"),
+            "{e}"
+        );
+        // Nor may the appliance's chain be checked as an archive's.
+        assert!(matches!(
+            check(&appliance_chain(2)),
+            Err(Error::ChainWrongArchive {
+                index: 5,
+                kind: Scrub,
+                ..
+            })
+        ));
+        // Pushing one onto a verifier leaves it unchanged.
+        let mut v = ChainVerifier::new(ARCHIVE);
+        for (index, bytes) in &records[..3] {
+            v.push(*index, bytes).unwrap();
+        }
+        assert!(v.push(40, scrub).is_err());
+        assert_eq!(v.len(), 3);
+        assert_eq!(v.last(), Some((30, leaf_hash(&records[2].1))));
+    }
+
+    #[test]
+    fn an_empty_appliance_chain() {
+        let e = verify_chain(APPLIANCE_ID, &[]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the chain of archive \"appliance\" has no records; the appliance's chain starts \
+             with its first appliance event (such as a scrub)"
+        );
+        assert_eq!(
+            check(&[]).unwrap_err().to_string(),
+            format!(
+                "the chain of archive \"{ARCHIVE}\" has no records; a chain starts with the \
+                 archive's ingest record"
+            )
         );
     }
 }

@@ -1,6 +1,6 @@
 //! The crate's single error type.
 
-use crate::record::RecordKind;
+use crate::record::{RecordKind, APPLIANCE_ID};
 
 /// Everything that can go wrong in `minutier-seal`.
 ///
@@ -180,10 +180,11 @@ pub enum Error {
         actual: u64,
     },
 
-    /// An archive's chain was checked with no records at all.
+    /// An archive's chain (or the appliance's) was checked with no records
+    /// at all.
     #[error(
-        "the chain of archive {archive:?} has no records; a chain starts with the archive's \
-         ingest record"
+        "the chain of archive {archive:?} has no records; {}",
+        chain_start(archive)
     )]
     EmptyChain {
         /// The archive whose chain was checked.
@@ -230,8 +231,9 @@ pub enum Error {
         after: u64,
     },
 
-    /// The first record of a chain is not a proper start (an `ingest` record
-    /// with `previous none`).
+    /// The first record of a chain is not a proper start: a record with
+    /// `previous none` that is an `ingest` (in the appliance's chain, any
+    /// appliance event).
     #[error("the first record of the chain, at index {index} ({kind}), {reason}")]
     ChainBadStart {
         /// The first record's index in the log.
@@ -334,6 +336,15 @@ pub enum Error {
         /// The signer's or verifier key's name.
         key_name: String,
     },
+}
+
+/// What the first record of the chain of `archive` is.
+fn chain_start(archive: &str) -> &'static str {
+    if archive == APPLIANCE_ID {
+        "the appliance's chain starts with its first appliance event (such as a scrub)"
+    } else {
+        "a chain starts with the archive's ingest record"
+    }
 }
 
 /// " at line N", or nothing for problems that concern the whole input (line 0).

@@ -6,7 +6,9 @@
 //! ([`checkpoint`], [`note`]); and each document receives a seal, a
 //! `c2sp.org/tlog-proof@v1` file ([`proof`]) that anyone can check offline
 //! with [`verify::SealVerifier`]. The records about one archive form its
-//! lifecycle chain, checked by [`chain::verify_chain`]; when archives are
+//! lifecycle chain, checked by [`chain::verify_chain`]; events that concern
+//! the appliance as a whole, such as scrub runs, form the chain of the
+//! reserved archive [`record::APPLIANCE_ID`]. When archives are
 //! eliminated, the log signs an [`certificate::EliminationCertificate`].
 //! The normative description of the formats is `docs/seal-format.md`.
 //!

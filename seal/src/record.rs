@@ -1,5 +1,9 @@
 //! The log entry: one `minutier/record/v1` record per archival event.
 //!
+//! Most events concern one archive. Events that concern the appliance as a
+//! whole, such as a scrub run ([`RecordKind::Scrub`]), name the reserved
+//! archive [`APPLIANCE_ID`] instead ([`RecordKind::is_appliance`]).
+//!
 //! The encoding is a short line-oriented text, specified normatively in
 //! `docs/seal-format.md`, chosen so an auditor can read a record inside a seal
 //! and recompute its hash with standard tools. Exactly one byte string encodes
@@ -26,7 +30,14 @@ pub const MAX_ARCHIVE_ID_LEN: usize = 128;
 /// Maximum length of an actor identity in bytes of UTF-8.
 pub const MAX_ACTOR_LEN: usize = 256;
 
-/// What happened to the archive. Each kind is a lowercase token in the
+/// The reserved archive identifier of appliance-level events: every record
+/// of an appliance kind ([`RecordKind::is_appliance`]) names it, and no other
+/// record does. Real archive identifiers are 26-character ULIDs in lowercase
+/// Crockford base32, which can never be this word.
+pub const APPLIANCE_ID: &str = "appliance";
+
+/// What happened to the archive, or to the appliance for the appliance kinds
+/// ([`RecordKind::is_appliance`]). Each kind is a lowercase token in the
 /// encoding (`docs/seal-format.md` §2.3 gives the meaning of each, and what
 /// `metadata-sha256` commits to).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,11 +70,16 @@ pub enum RecordKind {
     /// `elimination-executed`: the document was destroyed. This record is the
     /// archive's tombstone; only `read-metadata` records may follow it.
     EliminationExecuted,
+    /// `scrub`: a scrub run, the periodic fixity check of every stored
+    /// document and every replica, was completed. An appliance event: the
+    /// record names the archive [`APPLIANCE_ID`], and `content-sha256`,
+    /// `size` and `metadata-sha256` commit to the scrub report.
+    Scrub,
 }
 
 impl RecordKind {
     /// Every kind, in the order of the format specification.
-    pub const ALL: [RecordKind; 11] = [
+    pub const ALL: [RecordKind; 12] = [
         RecordKind::Ingest,
         RecordKind::MetadataCorrection,
         RecordKind::RulesChange,
@@ -75,6 +91,7 @@ impl RecordKind {
         RecordKind::EliminationApproved,
         RecordKind::EliminationRefused,
         RecordKind::EliminationExecuted,
+        RecordKind::Scrub,
     ];
 
     /// The token used in the encoding, e.g. `"ingest"` or `"hold-placed"`.
@@ -91,6 +108,7 @@ impl RecordKind {
             RecordKind::EliminationApproved => "elimination-approved",
             RecordKind::EliminationRefused => "elimination-refused",
             RecordKind::EliminationExecuted => "elimination-executed",
+            RecordKind::Scrub => "scrub",
         }
     }
 
@@ -111,6 +129,13 @@ impl RecordKind {
                 | RecordKind::EliminationRefused
                 | RecordKind::EliminationExecuted
         )
+    }
+
+    /// Whether the record concerns the appliance as a whole rather than one
+    /// archive: for now only `scrub`. Such a record names the archive
+    /// [`APPLIANCE_ID`], and belongs to the appliance's chain.
+    pub fn is_appliance(self) -> bool {
+        matches!(self, RecordKind::Scrub)
     }
 }
 
@@ -286,7 +311,8 @@ pub struct Record {
     /// What happened.
     pub kind: RecordKind,
     /// The archive (document) this record is about: 1..=128 characters of
-    /// `[A-Za-z0-9._-]`.
+    /// `[A-Za-z0-9._-]`. [`APPLIANCE_ID`] for the appliance kinds, and only
+    /// for them.
     pub archive_id: String,
     /// When the appliance accepted the event.
     pub time: Timestamp,
@@ -294,17 +320,23 @@ pub struct Record {
     /// no control characters, not starting or ending with a space.
     pub actor: String,
     /// SHA-256 of the document's bytes. The same in every record of an
-    /// archive, the elimination tombstone included.
+    /// archive, the elimination tombstone included. For a `scrub` record,
+    /// SHA-256 of the scrub report's canonical JSON
+    /// ([`crate::metadata::canonical_json`]).
     pub content_sha256: Hash,
     /// Size of the document in bytes, likewise the same in every record.
+    /// For a `scrub` record, the length of the report's canonical JSON.
     pub size: u64,
     /// [`crate::metadata::digest`] of what the event leaves behind: for
     /// elimination kinds ([`RecordKind::is_elimination`]) the elimination
-    /// order, for every other kind the archive's full metadata (descriptive
-    /// metadata, management rules and holds), as it stands after the event.
+    /// order, for a `scrub` record the scrub report (so it equals
+    /// `content_sha256`), for every other kind the archive's full metadata
+    /// (descriptive metadata, management rules and holds), as it stands after
+    /// the event.
     pub metadata_sha256: Hash,
     /// Leaf hash of the previous record of the same archive (its lifecycle
-    /// hash chain), `None` for the first.
+    /// hash chain, or the appliance's chain for [`APPLIANCE_ID`]), `None` for
+    /// the first.
     pub previous: Option<Hash>,
 }
 
@@ -333,6 +365,61 @@ pub(crate) fn validate_identifier(field: &'static str, what: &str, id: &str) -> 
             field,
             reason: format!(
                 "character {c:?} is not allowed; use only A-Z, a-z, 0-9, '.', '_' and '-'"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Checks that `kind` and `archive` go together: the appliance kinds name
+/// exactly [`APPLIANCE_ID`], and [`APPLIANCE_ID`] has only appliance kinds.
+/// The error is about the `archive` field, the second of the pair in the
+/// encoding.
+pub fn validate_kind_archive(kind: RecordKind, archive: &str) -> Result<(), Error> {
+    if kind.is_appliance() == (archive == APPLIANCE_ID) {
+        return Ok(());
+    }
+    let reason = if kind.is_appliance() {
+        format!(
+            "kind {kind} concerns the appliance as a whole: the record names the archive \
+             {APPLIANCE_ID:?}, not {:?}",
+            snippet(archive)
+        )
+    } else {
+        format!(
+            "{APPLIANCE_ID:?} is reserved for appliance events ({}), and kind {kind} concerns one \
+             archive, which the record must name",
+            appliance_kinds()
+        )
+    };
+    Err(Error::InvalidField {
+        field: "archive",
+        reason,
+    })
+}
+
+/// The appliance kinds' tokens, comma-separated.
+fn appliance_kinds() -> String {
+    RecordKind::ALL
+        .into_iter()
+        .filter(|k| k.is_appliance())
+        .map(RecordKind::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Checks what the digests of a record of `kind` commit to, where a rule
+/// ties them together: a `scrub` record's `metadata-sha256` and
+/// `content-sha256` are both the SHA-256 of the scrub report.
+fn validate_digests(kind: RecordKind, content: &Hash, metadata: &Hash) -> Result<(), Error> {
+    if kind == RecordKind::Scrub && content != metadata {
+        return Err(Error::InvalidField {
+            field: "metadata-sha256",
+            reason: format!(
+                "a scrub record commits to its scrub report twice, so metadata-sha256 equals \
+                 content-sha256 ({}), but it is {}",
+                to_hex(content),
+                to_hex(metadata)
             ),
         });
     }
@@ -381,6 +468,7 @@ impl Record {
     /// input (the daemon does, before appending).
     pub fn validate(&self) -> Result<(), Error> {
         validate_archive_id(&self.archive_id)?;
+        validate_kind_archive(self.kind, &self.archive_id)?;
         if !self.time.is_valid() {
             return Err(Error::InvalidField {
                 field: "time",
@@ -388,6 +476,7 @@ impl Record {
             });
         }
         validate_actor(&self.actor)?;
+        validate_digests(self.kind, &self.content_sha256, &self.metadata_sha256)?;
         Ok(())
     }
 
@@ -506,11 +595,13 @@ impl Record {
         };
         let kind = values[0].parse::<RecordKind>().map_err(|e| field(0, e))?;
         validate_archive_id(values[1]).map_err(|e| field(1, e))?;
+        validate_kind_archive(kind, values[1]).map_err(|e| field(1, e))?;
         let time = values[2].parse::<Timestamp>().map_err(|e| field(2, e))?;
         validate_actor(values[3]).map_err(|e| field(3, e))?;
         let content_sha256 = from_hex(values[4]).map_err(|e| field(4, e))?;
         let size = parse_decimal(values[5]).map_err(|r| at(7, format!("`size`: {r}")))?;
         let metadata_sha256 = from_hex(values[6]).map_err(|e| field(6, e))?;
+        validate_digests(kind, &content_sha256, &metadata_sha256).map_err(|e| field(6, e))?;
         let previous = match values[7] {
             "none" => None,
             v => Some(from_hex(v).map_err(|e| field(7, e))?),
@@ -628,6 +719,7 @@ mod tests {
                 "elimination-approved",
                 "elimination-refused",
                 "elimination-executed",
+                "scrub",
             ]
         );
         for kind in RecordKind::ALL {
@@ -640,7 +732,7 @@ mod tests {
                     .replace('-', "_")
                     .parse::<RecordKind>()
                     .is_err()
-                    || kind == RecordKind::Ingest
+                    || !kind.as_str().contains('-')
             );
         }
         assert!("Ingest".parse::<RecordKind>().is_err());
@@ -679,6 +771,151 @@ mod tests {
                 kind.as_str().starts_with("elimination-")
             );
         }
+        let appliance: Vec<_> = RecordKind::ALL
+            .into_iter()
+            .filter(|k| k.is_appliance())
+            .collect();
+        assert_eq!(appliance, [RecordKind::Scrub]);
+        // The classes do not overlap.
+        for kind in RecordKind::ALL {
+            assert!(!(kind.is_appliance() && (kind.is_access() || kind.is_elimination())));
+        }
+    }
+
+    /// A valid scrub record: a report of `report` bytes, chained after
+    /// `previous`.
+    fn scrub(report: &[u8], previous: Option<Hash>) -> Record {
+        let digest = crate::hash::sha256(report);
+        Record {
+            kind: RecordKind::Scrub,
+            archive_id: APPLIANCE_ID.into(),
+            time: ts("2028-02-01T02:00:00.418Z"),
+            actor: "svc-scrub@archives.mairie-exemple.fr".into(),
+            content_sha256: digest,
+            size: report.len() as u64,
+            metadata_sha256: digest,
+            previous,
+        }
+    }
+
+    #[test]
+    fn scrub_records_validate_and_decode() {
+        let report = br#"{"documents":{"checked":3,"ok":3}}"#;
+        let r = scrub(report, None);
+        r.validate().unwrap();
+        let bytes = r.encode();
+        assert!(std::str::from_utf8(&bytes)
+            .unwrap()
+            .starts_with("minutier/record/v1\nkind scrub\narchive appliance\n"));
+        assert_eq!(Record::decode(&bytes), Ok(r.clone()));
+        let next = scrub(b"{}", Some(r.leaf_hash()));
+        next.validate().unwrap();
+        assert_eq!(Record::decode(&next.encode()), Ok(next));
+        assert_eq!(APPLIANCE_ID, "appliance");
+        assert!(validate_archive_id(APPLIANCE_ID).is_ok());
+    }
+
+    #[test]
+    fn scrub_must_name_the_appliance() {
+        let mut r = scrub(b"{}", None);
+        r.archive_id = "FRAD075-2027-000031".into();
+        let e = r.validate().unwrap_err();
+        assert_eq!(
+            e,
+            Error::InvalidField {
+                field: "archive",
+                reason: "kind scrub concerns the appliance as a whole: the record names the \
+                         archive \"appliance\", not \"FRAD075-2027-000031\""
+                    .into(),
+            }
+        );
+        let e = Record::decode(&r.encode()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid record encoding at line 3: `archive`: kind scrub concerns the appliance as \
+             a whole: the record names the archive \"appliance\", not \"FRAD075-2027-000031\""
+        );
+        // Exactly: no other spelling of the reserved id.
+        for other in [
+            "Appliance",
+            "APPLIANCE",
+            "appliance.",
+            "appliances",
+            "01j9z3k8q4m7n2p5r6s8t0v1wx",
+        ] {
+            r.archive_id = other.into();
+            assert!(r.validate().is_err(), "{other}");
+            assert!(
+                matches!(
+                    Record::decode(&r.encode()),
+                    Err(Error::InvalidRecord { line: 3, .. })
+                ),
+                "{other}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_appliance_has_only_appliance_kinds() {
+        for kind in RecordKind::ALL {
+            let mut r = scrub(b"{}", None);
+            r.kind = kind;
+            if kind.is_appliance() {
+                r.validate().unwrap();
+                continue;
+            }
+            let e = r.validate().unwrap_err();
+            let reason = format!(
+                "\"appliance\" is reserved for appliance events (scrub), and kind {kind} \
+                 concerns one archive, which the record must name"
+            );
+            assert_eq!(
+                e,
+                Error::InvalidField {
+                    field: "archive",
+                    reason: reason.clone()
+                },
+                "{kind}"
+            );
+            assert_eq!(
+                Record::decode(&r.encode()),
+                Err(Error::InvalidRecord {
+                    line: 3,
+                    reason: format!("`archive`: {reason}")
+                }),
+                "{kind}"
+            );
+            // The same record about a real archive is fine.
+            r.archive_id = "01j9z3k8q4m7n2p5r6s8t0v1wx".into();
+            r.validate().unwrap();
+            assert_eq!(Record::decode(&r.encode()), Ok(r));
+        }
+    }
+
+    #[test]
+    fn scrub_metadata_is_the_report_digest() {
+        let mut r = scrub(b"{}", None);
+        r.metadata_sha256 = [9; 32];
+        let e = r.validate().unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidField { field: "metadata-sha256", reason } if reason.contains("equals content-sha256")),
+            "{e:?}"
+        );
+        let e = Record::decode(&r.encode()).unwrap_err();
+        assert!(matches!(e, Error::InvalidRecord { line: 8, .. }), "{e:?}");
+        assert!(
+            e.to_string().contains(&format!(
+                "`metadata-sha256`: a scrub record commits to its scrub report twice, so \
+                 metadata-sha256 equals content-sha256 ({}), but it is {}",
+                to_hex(&r.content_sha256),
+                "09".repeat(32)
+            )),
+            "{e}"
+        );
+        // Other kinds have no such rule.
+        r.kind = RecordKind::Ingest;
+        r.archive_id = "a".into();
+        r.validate().unwrap();
     }
 
     #[test]

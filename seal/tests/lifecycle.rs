@@ -1,6 +1,7 @@
 //! The lifecycle vectors (vectors/lifecycle/, generated independently in
-//! Python): one record of every kind in two archives' chains, and the signed
-//! elimination certificate of the order that eliminated both. The Rust
+//! Python): one record of every archive kind in two archives' chains, the
+//! signed elimination certificate of the order that eliminated both, and the
+//! appliance's chain of two scrub records appended to the same log. The Rust
 //! encoders must reproduce them byte for byte, and the verifiers must accept
 //! them and refuse their alterations.
 
@@ -10,7 +11,10 @@ use minutier_seal::checkpoint::Checkpoint;
 use minutier_seal::hash::{from_hex, leaf_hash, sha256, to_hex};
 use minutier_seal::metadata;
 use minutier_seal::note::{self, Ed25519Signer, VerifierKey};
-use minutier_seal::record::{Record, RecordKind};
+use minutier_seal::proof::Seal;
+use minutier_seal::record::{Record, RecordKind, APPLIANCE_ID};
+use minutier_seal::tree::{self, MemoryTree};
+use minutier_seal::verify::SealVerifier;
 use minutier_seal::Error;
 use serde_json::Value;
 
@@ -41,12 +45,37 @@ const RECORDS: [&[u8]; 16] = [
     include_bytes!("vectors/lifecycle/14-elimination-executed.txt"),
     include_bytes!("vectors/lifecycle/15-read-metadata.txt"),
 ];
+/// The appliance's chain, appended to the log after `RECORDS`: log indices
+/// 16 and 17, with the scrub reports they commit to.
+const APPLIANCE_RECORDS: [(u64, &[u8], &[u8]); 2] = [
+    (
+        16,
+        include_bytes!("vectors/lifecycle/16-scrub.txt"),
+        include_bytes!("vectors/lifecycle/16-scrub-report.json"),
+    ),
+    (
+        17,
+        include_bytes!("vectors/lifecycle/17-scrub.txt"),
+        include_bytes!("vectors/lifecycle/17-scrub-report.json"),
+    ),
+];
 const CERTIFICATE: &str = include_str!("vectors/lifecycle/elimination-certificate.txt");
 const CHECKPOINT: &str = include_str!("vectors/checkpoint.txt");
 const CHECKPOINT_4: &str = include_str!("vectors/log/checkpoint-4.txt");
 
 fn vectors() -> Value {
     serde_json::from_str(include_str!("vectors/lifecycle/lifecycle.json")).unwrap()
+}
+
+fn appliance_vectors() -> Value {
+    serde_json::from_str(include_str!("vectors/lifecycle/appliance.json")).unwrap()
+}
+
+fn appliance_chain() -> Vec<(u64, Vec<u8>)> {
+    APPLIANCE_RECORDS
+        .iter()
+        .map(|(i, b, _)| (*i, b.to_vec()))
+        .collect()
 }
 
 fn key() -> VerifierKey {
@@ -158,6 +187,9 @@ fn record_vectors_encode_decode_and_hash() {
         );
         assert!(name.ends_with(&format!("-{}.txt", expected.kind)), "{name}");
         kinds.push(expected.kind);
+    }
+    for e in appliance_vectors()["entries"].as_array().unwrap() {
+        kinds.push(s(&e["fields"]["kind"]).parse().unwrap());
     }
     // Every kind has a vector.
     for kind in RecordKind::ALL {
@@ -351,6 +383,15 @@ fn only_read_metadata_after_the_tombstone() {
         let result = check(A, &chain);
         match kind {
             RecordKind::ReadMetadata => assert!(result.is_ok()),
+            // An appliance kind about an archive is no valid record.
+            RecordKind::Scrub => assert!(
+                matches!(
+                    &result,
+                    Err(Error::ChainRecordInvalid { index: 16, reason })
+                        if matches!(**reason, Error::InvalidRecord { line: 3, .. })
+                ),
+                "{result:?}"
+            ),
             RecordKind::Ingest => assert!(matches!(
                 result,
                 Err(Error::ChainRepeatedIngest {
@@ -387,6 +428,152 @@ fn older_ingest_vectors_are_not_a_lifecycle_chain() {
             first_index: 0
         })
     );
+}
+
+// ------------------------------------------------------ appliance chain
+
+#[test]
+fn scrub_vectors_encode_decode_and_hash() {
+    let v = appliance_vectors();
+    let entries = v["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), APPLIANCE_RECORDS.len());
+    for (e, (index, bytes, report)) in entries.iter().zip(APPLIANCE_RECORDS) {
+        assert_eq!(e["index"].as_u64(), Some(index));
+        let name = s(&e["file"]);
+        assert_eq!(name, format!("{index}-scrub.txt"));
+        assert_eq!(s(&e["report_file"]), format!("{index}-scrub-report.json"));
+        let expected = record_from_fields(&e["fields"]);
+        expected.validate().unwrap();
+        assert_eq!(expected.kind, RecordKind::Scrub);
+        assert_eq!(expected.archive_id, APPLIANCE_ID);
+        assert_eq!(expected.encode(), bytes, "{name}: encode");
+        assert_eq!(Record::decode(bytes).as_ref(), Ok(&expected), "{name}");
+        assert_eq!(to_hex(&leaf_hash(bytes)), s(&e["leaf_hash"]), "{name}");
+        // The record commits to the report: its canonical JSON is the report
+        // file, whose SHA-256 and length are content-sha256 and size, and
+        // whose digest is metadata-sha256 too.
+        assert_eq!(metadata::canonical_json(&e["report"]), report, "{name}");
+        assert_eq!(s(&e["report_canonical"]).as_bytes(), report, "{name}");
+        assert_eq!(expected.content_sha256, sha256(report), "{name}");
+        assert_eq!(expected.size, report.len() as u64, "{name}");
+        assert_eq!(expected.metadata_sha256, metadata::digest(&e["report"]));
+        assert_eq!(expected.metadata_sha256, expected.content_sha256);
+    }
+    // The runs follow the archive events in the same log.
+    assert_eq!(APPLIANCE_RECORDS[0].0, RECORDS.len() as u64);
+    assert_eq!(
+        v["chain"],
+        serde_json::json!(APPLIANCE_RECORDS.map(|(i, _, _)| i))
+    );
+}
+
+#[test]
+fn appliance_vector_chain_verifies() {
+    let records = appliance_chain();
+    let links = check(APPLIANCE_ID, &records).unwrap();
+    assert_eq!(links.len(), 2);
+    assert_eq!(links[0].record.previous, None);
+    assert_eq!(links[1].record.previous, Some(links[0].leaf_hash));
+    // Each run commits to its own report.
+    assert_ne!(
+        links[0].record.content_sha256,
+        links[1].record.content_sha256
+    );
+    let mut v = ChainVerifier::new(APPLIANCE_ID);
+    assert!(v.is_appliance());
+    for (index, bytes) in &records {
+        v.push(*index, bytes).unwrap();
+    }
+    assert_eq!(v.tombstone_index(), None);
+    // The second run alone is a chain whose start is missing.
+    assert!(matches!(
+        check(APPLIANCE_ID, &records[1..]),
+        Err(Error::ChainBadStart {
+            index: 17,
+            kind: RecordKind::Scrub,
+            ..
+        })
+    ));
+    // A run after A's last record is not part of A's chain, nor A's records
+    // of the appliance's.
+    let mut a = chain_of(A);
+    a.push(records[0].clone());
+    assert_eq!(
+        check(A, &a),
+        Err(Error::ChainWrongArchive {
+            index: 16,
+            kind: RecordKind::Scrub,
+            expected: A.into(),
+            found: APPLIANCE_ID.into(),
+        })
+    );
+    assert!(matches!(
+        check(APPLIANCE_ID, &chain_of(A)),
+        Err(Error::ChainWrongArchive {
+            index: 0,
+            kind: RecordKind::Ingest,
+            ..
+        })
+    ));
+    // The first run altered: the second no longer links to it.
+    let mut altered = records.clone();
+    altered[0].1 = String::from_utf8(altered[0].1.clone())
+        .unwrap()
+        .replace("T02:00:00.418Z", "T02:00:00.419Z")
+        .into_bytes();
+    assert!(matches!(
+        check(APPLIANCE_ID, &altered),
+        Err(Error::ChainLinkMismatch {
+            index: 17,
+            kind: RecordKind::Scrub,
+            before_index: 16,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn scrub_seal_verifies_with_its_report() {
+    // The whole vector log, 18 records, and a seal for each scrub record:
+    // the report plays the part of the document.
+    let all: Vec<&[u8]> = RECORDS
+        .iter()
+        .copied()
+        .chain(APPLIANCE_RECORDS.iter().map(|(_, b, _)| *b))
+        .collect();
+    let mut store = MemoryTree::new();
+    for r in &all {
+        store.push(leaf_hash(r));
+    }
+    let size = all.len() as u64;
+    let checkpoint = Checkpoint {
+        origin: ORIGIN.into(),
+        size,
+        root: store.root(),
+        extensions: vec![],
+    }
+    .sign(&signer())
+    .unwrap();
+    let mut verifier = SealVerifier::new(key());
+    for (index, bytes, report) in APPLIANCE_RECORDS {
+        let seal = Seal {
+            record: bytes.to_vec(),
+            index,
+            proof: tree::inclusion_proof(&store, index, size).unwrap(),
+            checkpoint: checkpoint.clone(),
+        }
+        .to_text();
+        let ok = verifier
+            .verify_document(&seal, &sha256(report), report.len() as u64)
+            .unwrap();
+        assert_eq!(ok.record.kind, RecordKind::Scrub);
+        assert_eq!(ok.index, index);
+        let other = APPLIANCE_RECORDS[(index as usize + 1) % 2].2;
+        assert!(matches!(
+            verifier.verify_document(&seal, &sha256(other), other.len() as u64),
+            Err(Error::ContentMismatch { .. })
+        ));
+    }
 }
 
 // ---------------------------------------------------------- certificates

@@ -9,7 +9,7 @@ use minutier_seal::hash::{leaf_hash, node_hash, sha256, EMPTY_ROOT};
 use minutier_seal::metadata;
 use minutier_seal::note::{self, Ed25519Signer, VerifierKey};
 use minutier_seal::proof::Seal;
-use minutier_seal::record::{Record, RecordKind, Timestamp};
+use minutier_seal::record::{Record, RecordKind, Timestamp, APPLIANCE_ID};
 use minutier_seal::tree::{self, Frontier, MemoryTree};
 use minutier_seal::verify::SealVerifier;
 use minutier_seal::Hash;
@@ -208,8 +208,18 @@ fn record_strategy() -> impl Strategy<Value = Record> {
         proptest::sample::select(RecordKind::ALL.to_vec()),
     )
         .prop_filter("actor within 256 bytes", |t| t.2.len() <= 256)
+        .prop_filter("the reserved archive id only with appliance kinds", |t| {
+            t.0 != APPLIANCE_ID
+        })
         .prop_map(
             |(archive_id, ms, actor, content_sha256, size, metadata_sha256, previous, kind)| {
+                // An appliance event names the appliance, and a scrub record
+                // commits to its report twice (content and metadata).
+                let (archive_id, metadata_sha256) = if kind.is_appliance() {
+                    (APPLIANCE_ID.to_owned(), content_sha256)
+                } else {
+                    (archive_id, metadata_sha256)
+                };
                 Record {
                     kind,
                     archive_id,
@@ -233,6 +243,18 @@ proptest! {
         let bytes = r.encode();
         prop_assert_eq!(Record::decode(&bytes), Ok(r.clone()));
         prop_assert_eq!(r.leaf_hash(), leaf_hash(&bytes));
+    }
+
+    #[test]
+    fn kinds_and_archives_pair_up(r in record_strategy(), kind in proptest::sample::select(RecordKind::ALL.to_vec())) {
+        // Changing the kind across the appliance/archive divide, without
+        // changing the archive, gives a record that fails to validate and
+        // to decode.
+        let mut changed = r.clone();
+        changed.kind = kind;
+        let crosses = kind.is_appliance() != r.kind.is_appliance();
+        prop_assert_eq!(changed.validate().is_err(), crosses);
+        prop_assert_eq!(Record::decode(&changed.encode()).is_err(), crosses);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! eliminations, history, journal) is in `lifecycle.rs`.
 
 mod lifecycle;
+mod upkeep;
 
 pub use lifecycle::{DueArchives, History, HistoryEntry, JournalEntry, JournalFilter};
 
@@ -20,6 +21,7 @@ use tokio::sync::mpsc;
 use crate::blobs::{BlobStore, PlacedBlob, StagedBlob};
 use crate::error::{Error, Result};
 use crate::model::{new_archive_id, ArchiveEntry, BlobLocation, Metadata};
+use crate::replication::Replication;
 use crate::sequencer::{Clock, NewArchive, Published, Sequencer, SignedCheckpoint};
 use crate::store::{self, ListFilter, Store, TreeReader};
 
@@ -64,6 +66,7 @@ pub struct ArchiveService {
     verifier_key: VerifierKey,
     clock: Arc<dyn Clock>,
     limits: Limits,
+    replication: Option<Arc<Replication>>,
 }
 
 impl ArchiveService {
@@ -84,7 +87,18 @@ impl ArchiveService {
             verifier_key,
             clock,
             limits,
+            replication: None,
         }
+    }
+
+    /// Turns on replication (status, scrub repairs from replicas).
+    pub fn with_replication(mut self, replication: Option<Arc<Replication>>) -> Self {
+        self.replication = replication;
+        self
+    }
+
+    pub fn replication(&self) -> Option<&Arc<Replication>> {
+        self.replication.as_ref()
     }
 
     /// The key that verifies this log's checkpoints.

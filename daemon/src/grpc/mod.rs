@@ -5,8 +5,10 @@
 
 mod convert;
 mod lifecycle;
+mod replication;
 
 pub use lifecycle::LifecycleGrpc;
+pub use replication::ReplicationGrpc;
 
 use std::pin::Pin;
 use std::sync::Arc;

@@ -24,6 +24,7 @@ struct Inner {
     documents: BTreeMap<Hash, Vec<u8>>,
     eliminations: BTreeMap<String, EliminationOrder>,
     holders: BTreeSet<(Hash, String)>,
+    replica_states: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
 /// A store that forgets everything when dropped.
@@ -73,6 +74,7 @@ impl Store for MemoryStore {
         for o in batch.eliminations {
             inner.eliminations.insert(o.elimination_id.clone(), o);
         }
+        inner.replica_states.extend(batch.replica_states);
         inner.state.tree_size = batch.tree_size;
         inner
             .checkpoints
@@ -181,6 +183,48 @@ impl Store for MemoryStore {
 
     fn has_inline_blob(&self, sha256: &Hash) -> Result<bool> {
         Ok(self.0.read().unwrap().blobs.contains_key(sha256))
+    }
+
+    fn replica_state(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.0.read().unwrap().replica_states.get(key).cloned())
+    }
+
+    fn replica_states(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let inner = self.0.read().unwrap();
+        let lower = match after {
+            Some(a) => Bound::Excluded(a.to_vec()),
+            None => Bound::Included(prefix.to_vec()),
+        };
+        Ok(inner
+            .replica_states
+            .range((lower, Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .take(limit)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    fn update_replica_states(
+        &self,
+        puts: Vec<(Vec<u8>, Vec<u8>)>,
+        deletes: Vec<Vec<u8>>,
+    ) -> Result<()> {
+        let mut inner = self.0.write().unwrap();
+        for k in deletes {
+            inner.replica_states.remove(&k);
+        }
+        inner.replica_states.extend(puts);
+        Ok(())
+    }
+
+    fn put_inline_blob(&self, sha256: &Hash, content: &[u8]) -> Result<()> {
+        self.0.write().unwrap().blobs.insert(*sha256, content.to_vec());
+        Ok(())
     }
 
     fn put_credentials(&self, credentials: &[Credential]) -> Result<()> {

@@ -53,6 +53,8 @@ pub struct CommitBatch {
     pub documents: Vec<(Hash, Vec<u8>)>,
     /// New or updated elimination orders.
     pub eliminations: Vec<EliminationOrder>,
+    /// Replication state written with the batch (its queue entries).
+    pub replica_states: Vec<(Vec<u8>, Vec<u8>)>,
     /// The tree size once this batch is applied.
     pub tree_size: u64,
     /// The signed checkpoint of that tree, stored with it and made the
@@ -127,6 +129,24 @@ pub trait Store: Send + Sync + 'static {
     fn content_holders(&self, sha256: &Hash) -> Result<Vec<String>>;
     fn inline_blob(&self, sha256: &Hash) -> Result<Option<Vec<u8>>>;
     fn has_inline_blob(&self, sha256: &Hash) -> Result<bool>;
+    /// A replication state entry (queue items, replicas), by key.
+    fn replica_state(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// Replication state entries whose key starts with `prefix`, in key
+    /// order, strictly after `after`, at most `limit`.
+    fn replica_states(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
+    /// Writes and deletes replication state entries in one synced write.
+    fn update_replica_states(
+        &self,
+        puts: Vec<(Vec<u8>, Vec<u8>)>,
+        deletes: Vec<Vec<u8>>,
+    ) -> Result<()>;
+    /// Writes or removes a small content kept in the index (repairs).
+    fn put_inline_blob(&self, sha256: &Hash, content: &[u8]) -> Result<()>;
     /// Adds or updates credentials in the registry, durably.
     fn put_credentials(&self, credentials: &[Credential]) -> Result<()>;
     /// Every credential in the registry.

@@ -30,6 +30,8 @@ const CF_DOCUMENTS: &str = "documents";
 const CF_ELIMINATIONS: &str = "eliminations";
 /// content SHA-256 ‖ archive id -> empty.
 const CF_HOLDERS: &str = "holders";
+/// Replication: queue items and what the bucket holds (replication module).
+const CF_REPLICATION: &str = "replication";
 
 const META_ORIGIN: &[u8] = b"origin";
 const META_TREE_SIZE: &[u8] = b"tree-size";
@@ -146,6 +148,7 @@ impl RocksStore {
             cf(CF_DOCUMENTS, true, true),
             cf(CF_ELIMINATIONS, true, false),
             cf(CF_HOLDERS, true, false),
+            cf(CF_REPLICATION, true, false),
         ];
         let db = DB::open_cf_descriptors(&db_opts, path, cfs)?;
         Ok(RocksStore {
@@ -242,6 +245,10 @@ impl Store for RocksStore {
         let documents = self.cf(CF_DOCUMENTS);
         for (sha, json) in &batch.documents {
             b.put_cf(documents, sha, json);
+        }
+        let replication = self.cf(CF_REPLICATION);
+        for (k, v) in &batch.replica_states {
+            b.put_cf(replication, k, v);
         }
         let eliminations = self.cf(CF_ELIMINATIONS);
         for order in &batch.eliminations {
@@ -415,6 +422,57 @@ impl Store for RocksStore {
 
     fn has_inline_blob(&self, sha256: &Hash) -> Result<bool> {
         Ok(self.db.get_pinned_cf(self.cf(CF_BLOBS), sha256)?.is_some())
+    }
+
+    fn replica_state(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(self.cf(CF_REPLICATION), key)?)
+    }
+
+    fn replica_states(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let start = after.unwrap_or(prefix);
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf(CF_REPLICATION),
+            IteratorMode::From(start, Direction::Forward),
+        );
+        for item in iter {
+            let (k, v) = item?;
+            if !k.starts_with(prefix) || out.len() >= limit {
+                break;
+            }
+            if after.is_some_and(|a| a == &*k) {
+                continue;
+            }
+            out.push((k.into_vec(), v.into_vec()));
+        }
+        Ok(out)
+    }
+
+    fn update_replica_states(
+        &self,
+        puts: Vec<(Vec<u8>, Vec<u8>)>,
+        deletes: Vec<Vec<u8>>,
+    ) -> Result<()> {
+        let mut b = WriteBatch::default();
+        let cf = self.cf(CF_REPLICATION);
+        for k in deletes {
+            b.delete_cf(cf, k);
+        }
+        for (k, v) in puts {
+            b.put_cf(cf, k, v);
+        }
+        self.write_synced(b)
+    }
+
+    fn put_inline_blob(&self, sha256: &Hash, content: &[u8]) -> Result<()> {
+        let mut b = WriteBatch::default();
+        b.put_cf(self.cf(CF_BLOBS), sha256, content);
+        self.write_synced(b)
     }
 
     fn put_credentials(&self, credentials: &[Credential]) -> Result<()> {

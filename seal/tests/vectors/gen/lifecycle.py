@@ -1,7 +1,8 @@
 # Regenerates lifecycle/ (run from seal/tests/vectors/). Python 3 standard library and pyca/cryptography (as log.py).
-# A log of 16 records about two archives, covering every record kind, and the signed elimination certificate
-# of the order that eliminated both. The metadata and elimination-order JSON shapes are illustrative only:
-# the format fixes what metadata-sha256 commits to, not the schema of that JSON.
+# A log of 16 records about two archives, covering every archive record kind, and the signed elimination certificate
+# of the order that eliminated both (lifecycle.json); then two scrub runs appended to the same log, the appliance's
+# chain (appliance.json). The metadata, elimination-order and scrub-report JSON shapes are illustrative only:
+# the format fixes what the digests commit to, not the schema of that JSON.
 import hashlib, json, base64
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives import serialization
@@ -123,4 +124,40 @@ doc = {
 }
 json.dump(doc, open("lifecycle/lifecycle.json", "w", encoding="utf-8"), ensure_ascii=False, indent=1)
 open("lifecycle/lifecycle.json", "a").write("\n")
+
+# Appliance events: two monthly scrub runs, appended to the same log after the 16 records above (indices 16 and 17).
+# They name the reserved archive "appliance" and form its chain: the first has previous none, the second links to it.
+# A scrub record commits to its report, as canonical JSON: content-sha256 and size are the report's SHA-256 and
+# length, and metadata-sha256 is that same SHA-256. Both archives were eliminated before the first run, so the runs
+# found no stored document and no replica to check: only the counts of the eliminated archives are not zero.
+APPLIANCE = "appliance"
+SCRUBBER = "svc-scrub@archives.mairie-exemple.fr"
+def scrub_report(run_id, started, finished, log_size):
+    zero = {"checked": 0, "intact": 0, "corrupt": 0, "missing": 0}
+    return {"id": run_id, "started": started, "finished": finished, "log_size": log_size,
+            "archives": {"live": 0, "eliminated": 2}, "documents": dict(zero), "replicas": dict(zero)}
+reports = [scrub_report("SCRUB-2028-02", "2028-02-01T02:00:00.000Z", "2028-02-01T02:00:00.418Z", len(log)),
+           scrub_report("SCRUB-2028-03", "2028-03-01T02:00:00.000Z", "2028-03-01T02:00:00.397Z", len(log) + 1)]
+appliance_entries = []
+previous = "none"
+for report in reports:
+    index = len(log) + len(appliance_entries)
+    body_bytes = canon(report)
+    r = dict(kind="scrub", archive=APPLIANCE, time=report["finished"], actor=SCRUBBER, content_sha256=H(body_bytes),
+             size=len(body_bytes), metadata_sha256=H(body_bytes), previous=previous)
+    b = enc(r)
+    previous = leaf(b)
+    name = f"{index:02d}-scrub.txt"
+    report_name = f"{index:02d}-scrub-report.json"
+    open("lifecycle/" + name, "wb").write(b)
+    open("lifecycle/" + report_name, "wb").write(body_bytes)
+    appliance_entries.append({"index": index, "file": name, "fields": r, "leaf_hash": leaf(b),
+                              "report": report, "report_file": report_name, "report_canonical": body_bytes.decode()})
+appliance = {
+  "description": "The appliance's chain: two minutier/record/v1 scrub records appended to the log of lifecycle.json (entries, in log order, at the given indices), about the reserved archive \"appliance\". The first has previous none and the second links to it. Each commits to its scrub report (report, a JSON value; report_file, its canonical JSON, the exact bytes committed to): content-sha256 and size are the SHA-256 and length of the canonical JSON, and metadata-sha256 is the same SHA-256. The report's JSON shape is illustrative. Generated with Python hashlib, independently of the Rust code.",
+  "entries": appliance_entries,
+  "chain": [e["index"] for e in appliance_entries],
+}
+json.dump(appliance, open("lifecycle/appliance.json", "w", encoding="utf-8"), ensure_ascii=False, indent=1)
+open("lifecycle/appliance.json", "a").write("\n")
 print(note)

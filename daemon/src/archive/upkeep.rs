@@ -1,0 +1,66 @@
+//! Upkeep: scrubs (on demand and on schedule) and replication status.
+
+use std::sync::Arc;
+
+use minutier_seal::record::RecordKind;
+
+use super::ArchiveService;
+use crate::error::{Error, Result};
+use crate::replication::{self, ReplicationStatus, ScrubReport};
+
+/// Who scheduled scrubs are recorded as.
+const SCHEDULER: &str = "minutierd (scheduled scrub)";
+
+impl ArchiveService {
+    /// Runs a scrub and records its report in the log (a `scrub` record of
+    /// the appliance chain); returns the report and the record's index.
+    pub async fn scrub(&self, actor: &str) -> Result<(ScrubReport, u64)> {
+        let report = replication::scrub(
+            self.store.as_ref(),
+            &self.blobs,
+            self.replication.as_deref(),
+        )
+        .await?;
+        let json = serde_json::to_value(&report).expect("reports serialise");
+        let document = minutier_seal::metadata::canonical_json(&json);
+        let done = self
+            .sequencer
+            .appliance(RecordKind::Scrub, document, actor.to_owned())
+            .await?;
+        tracing::info!(
+            index = done.log_index(),
+            checked = report.contents_checked,
+            repaired = report.contents_repaired,
+            unrepairable = report.contents_unrepairable.len(),
+            reuploaded = report.replicas_reuploaded,
+            "scrub recorded"
+        );
+        Ok((report, done.log_index()))
+    }
+
+    /// Scrubs on the configured schedule, for ever.
+    pub async fn run_scheduled_scrubs(self: Arc<Self>) {
+        let Some(every) = self.replication.as_ref().and_then(|r| r.scrub_interval) else {
+            return;
+        };
+        loop {
+            tokio::time::sleep(every).await;
+            if let Err(e) = self.scrub(SCHEDULER).await {
+                tracing::error!(error = %e, "scheduled scrub failed");
+            }
+        }
+    }
+
+    /// Replication status (and one archive's, if named).
+    pub fn replication_status(&self, archive_id: Option<&str>) -> Result<ReplicationStatus> {
+        self.replication
+            .as_ref()
+            .ok_or_else(|| {
+                Error::FailedPrecondition(
+                    "replication is off: add a [replication] section to minutierd's configuration"
+                        .into(),
+                )
+            })?
+            .status(archive_id)
+    }
+}

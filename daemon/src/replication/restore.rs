@@ -1,0 +1,1 @@
+//! Disaster recovery: a new data directory from the bucket alone.
