@@ -66,7 +66,10 @@ pub struct NewArchive {
 /// What the sequencer is asked to record.
 pub enum Change {
     Ingest(Box<NewArchive>),
-    Lifecycle { event: Event, actor: Actor },
+    Lifecycle {
+        event: Event,
+        actor: Actor,
+    },
     /// An event of the appliance as a whole (a scrub run): a record of the
     /// `appliance` chain committing to `report` (canonical JSON).
     Appliance {
@@ -168,7 +171,10 @@ impl Sequencer {
             }
         })));
         let appliance_head = match store.history(APPLIANCE_ID)?.last() {
-            Some(index) => Some(hash::leaf_hash(&crate::store::record(store.as_ref(), *index)?)),
+            Some(index) => Some(hash::leaf_hash(&crate::store::record(
+                store.as_ref(),
+                *index,
+            )?)),
             None => None,
         };
         let state = State {
@@ -223,8 +229,18 @@ impl Sequencer {
     }
 
     /// Records an appliance event (see [`Change::Appliance`]).
-    pub async fn appliance(&self, kind: RecordKind, report: Vec<u8>, actor: String) -> Result<Sequenced> {
-        self.submit(Change::Appliance { kind, report, actor }).await
+    pub async fn appliance(
+        &self,
+        kind: RecordKind,
+        report: Vec<u8>,
+        actor: String,
+    ) -> Result<Sequenced> {
+        self.submit(Change::Appliance {
+            kind,
+            report,
+            actor,
+        })
+        .await
     }
 
     /// Queues a lifecycle event; refusals come back with their reason and
@@ -407,12 +423,8 @@ impl State {
         commit.eliminations.extend(eliminations.into_values());
         commit.tree_size = frontier.size();
         if self.replication.is_some() {
-            commit.replica_states = replication_items(
-                self.frontier.size(),
-                frontier.size(),
-                &ingested,
-                &destroyed,
-            );
+            commit.replica_states =
+                replication_items(self.frontier.size(), frontier.size(), &ingested, &destroyed);
         }
 
         let failed = |done: Vec<Done>, e: &Error| {
@@ -821,8 +833,15 @@ mod tests {
         let signer = Ed25519Signer::from_seed(ORIGIN, &[7; 32]).unwrap();
         let key = VerifierKey::from_public_key(ORIGIN, signer.public_key()).unwrap();
         let clock = Arc::new(FixedClock(AtomicU64::new(1_764_000_000_000)));
-        let (seq, published, _thread) =
-            Sequencer::start(store, Arc::new(NoFiles), Arc::new(signer), clock, max_batch, None).unwrap();
+        let (seq, published, _thread) = Sequencer::start(
+            store,
+            Arc::new(NoFiles),
+            Arc::new(signer),
+            clock,
+            max_batch,
+            None,
+        )
+        .unwrap();
         (seq, published, key)
     }
 

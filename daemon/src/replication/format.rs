@@ -132,8 +132,8 @@ pub fn decrypt<'a, R: Read + 'a>(
     identity: &x25519::Identity,
     input: R,
 ) -> Result<(Header, Box<dyn BufRead + 'a>), String> {
-    let decryptor = age::Decryptor::new(BufReader::new(input))
-        .map_err(|e| format!("not an age file: {e}"))?;
+    let decryptor =
+        age::Decryptor::new(BufReader::new(input)).map_err(|e| format!("not an age file: {e}"))?;
     let reader = decryptor
         .decrypt(std::iter::once(identity as &dyn age::Identity))
         .map_err(|e| format!("cannot decrypt with this identity: {e}"))?;

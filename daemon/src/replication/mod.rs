@@ -106,7 +106,9 @@ impl ReplicationConfig {
             .iter()
             .map(|r| {
                 x25519::Recipient::from_str(r.trim()).map_err(|e| {
-                    format!("replication.escrow_recipients: {r:?} is not an age X25519 recipient: {e}")
+                    format!(
+                        "replication.escrow_recipients: {r:?} is not an age X25519 recipient: {e}"
+                    )
                 })
             })
             .collect()
@@ -162,9 +164,7 @@ impl ReplicationConfig {
 /// The appliance's own replica identity: created on first use, 0600.
 pub fn open_or_create_identity(path: &Path) -> Result<x25519::Identity, String> {
     match std::fs::read_to_string(path) {
-        Ok(text) => {
-            read_identity(&text).map_err(|e| format!("{}: {e}", path.display()))
-        }
+        Ok(text) => read_identity(&text).map_err(|e| format!("{}: {e}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let identity = x25519::Identity::generate();
             let text = format!(

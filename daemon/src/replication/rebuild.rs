@@ -68,7 +68,10 @@ impl Derived {
             return Ok(());
         }
         let entry = self.archives.get_mut(&id).ok_or_else(|| {
-            format!("record {index} ({}) is about archive {id}, which was never ingested", record.kind)
+            format!(
+                "record {index} ({}) is about archive {id}, which was never ingested",
+                record.kind
+            )
         })?;
         if record.kind.is_elimination() {
             let order: EliminationOrder = parse(index, document)?;
@@ -155,9 +158,15 @@ mod tests {
         let store = Arc::new(MemoryStore::new());
         let signer = Ed25519Signer::from_seed("test/log", &[3; 32]).unwrap();
         let clock = Arc::new(Ticking(AtomicU64::new(1_796_083_200_000)));
-        let (seq, _, _) =
-            Sequencer::start(store.clone(), Arc::new(NoFiles), Arc::new(signer), clock, 8, None)
-                .unwrap();
+        let (seq, _, _) = Sequencer::start(
+            store.clone(),
+            Arc::new(NoFiles),
+            Arc::new(signer),
+            clock,
+            8,
+            None,
+        )
+        .unwrap();
         for n in 0..3u8 {
             let content = vec![n; 20];
             let mut metadata = Metadata {
@@ -257,7 +266,12 @@ mod tests {
         }
         derived.certify(
             "E1",
-            store.elimination("E1").unwrap().unwrap().certificate.unwrap(),
+            store
+                .elimination("E1")
+                .unwrap()
+                .unwrap()
+                .certificate
+                .unwrap(),
         );
         for (id, rebuilt) in &derived.archives {
             let original = store.archive(id).unwrap().unwrap();

@@ -196,7 +196,11 @@ impl Replication {
     async fn process(&self, item: &Item) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         match item {
             Item::Content(sha) => {
-                if self.store.replica_state(&state::content_key(sha))?.is_some() {
+                if self
+                    .store
+                    .replica_state(&state::content_key(sha))?
+                    .is_some()
+                {
                     return Ok(vec![]);
                 }
                 match self.upload_content(sha).await? {
@@ -253,14 +257,20 @@ impl Replication {
         }
         let mut after: Option<String> = None;
         loop {
-            let page =
-                self.store
-                    .list_archives(after.as_deref(), 1000, &crate::store::ListFilter::default())?;
+            let page = self.store.list_archives(
+                after.as_deref(),
+                1000,
+                &crate::store::ListFilter::default(),
+            )?;
             let Some(last) = page.last() else { break };
             after = Some(last.archive_id.clone());
             for entry in page.iter().filter(|e| !e.is_eliminated()) {
                 let sha = entry.content_sha256;
-                if self.store.replica_state(&state::content_key(&sha))?.is_none() {
+                if self
+                    .store
+                    .replica_state(&state::content_key(&sha))?
+                    .is_none()
+                {
                     let item = Item::Content(sha);
                     puts.push((item.key(entry.log_index), item.value()));
                 }
@@ -268,7 +278,10 @@ impl Replication {
         }
         let queued = puts.len();
         if queued > 0 {
-            tracing::info!(items = queued, "replication: queued what the bucket does not hold yet");
+            tracing::info!(
+                items = queued,
+                "replication: queued what the bucket does not hold yet"
+            );
             self.store.update_replica_states(puts, vec![])?;
         }
         Ok(queued)
@@ -366,7 +379,12 @@ impl Replication {
             from,
             to,
         };
-        let sealed = format::encrypt(&self.recipients, &header, &mut payload.as_slice(), Vec::new())?;
+        let sealed = format::encrypt(
+            &self.recipients,
+            &header,
+            &mut payload.as_slice(),
+            Vec::new(),
+        )?;
         let object = format::object_name();
         let size = sealed.len() as u64;
         let sha = hash::to_hex(&hash::sha256(&sealed));
@@ -382,9 +400,10 @@ impl Replication {
 
     /// Publishes the checkpoint signed at `size`, in clear.
     pub(super) async fn upload_checkpoint(&self, size: u64) -> Result<()> {
-        let text = self.store.checkpoint(size)?.ok_or_else(|| {
-            Error::Storage(format!("no checkpoint was signed at size {size}"))
-        })?;
+        let text = self
+            .store
+            .checkpoint(size)?
+            .ok_or_else(|| Error::Storage(format!("no checkpoint was signed at size {size}")))?;
         self.put(&format::checkpoint_name(size), text.into_bytes())
             .await
     }
@@ -435,7 +454,9 @@ impl Replication {
             return Ok(());
         }
         let generation = current.as_ref().map_or(1, |c| c.generation + 1);
-        let replica = self.upload_secrets(generation, &payload, payload_sha).await?;
+        let replica = self
+            .upload_secrets(generation, &payload, payload_sha)
+            .await?;
         self.store
             .update_replica_states(vec![(state::SECRETS.to_vec(), json(&replica))], vec![])?;
         if let Some(old) = current {
@@ -502,10 +523,7 @@ impl Replication {
             if n == 0 {
                 break;
             }
-            writer
-                .wait_for_capacity(2)
-                .await
-                .map_err(bucket_error)?;
+            writer.wait_for_capacity(2).await.map_err(bucket_error)?;
             writer.write(&buffer[..n]);
         }
         writer.finish().await.map_err(bucket_error)?;
@@ -561,10 +579,13 @@ impl Replication {
         let log_size = self.store.log_state()?.tree_size;
         let replicated = self.replicated_log_size()?;
         let queue = self.store.replica_states(state::QUEUE, None, usize::MAX)?;
-        let oldest_from = queue.iter().filter_map(|(k, v)| Item::parse(k, v)).map(|i| match i {
-            Item::Segment { from, .. } => from,
-            _ => u64::MAX,
-        });
+        let oldest_from = queue
+            .iter()
+            .filter_map(|(k, v)| Item::parse(k, v))
+            .map(|i| match i {
+                Item::Segment { from, .. } => from,
+                _ => u64::MAX,
+            });
         let oldest_ms = oldest_from
             .min()
             .filter(|f| *f < log_size)
@@ -634,9 +655,8 @@ pub fn build_segment(store: &dyn Store, from: u64, to: u64) -> Result<Segment> {
             let digest = hash::to_hex(&record.metadata_sha256);
             if !segment.documents.contains_key(&digest) {
                 if let Some(doc) = store.document(&record.metadata_sha256)? {
-                    let text = String::from_utf8(doc).map_err(|_| {
-                        Error::Storage(format!("document {digest} is not UTF-8"))
-                    })?;
+                    let text = String::from_utf8(doc)
+                        .map_err(|_| Error::Storage(format!("document {digest} is not UTF-8")))?;
                     segment.documents.insert(digest.clone(), text);
                 }
             }

@@ -136,7 +136,10 @@ mod tests {
             assert_eq!(Item::parse(k, v).as_ref(), Some(item));
         }
         keys.sort();
-        assert_eq!(Item::parse(&keys[0].0, &keys[0].1), Some(Item::Content([7; 32])));
+        assert_eq!(
+            Item::parse(&keys[0].0, &keys[0].1),
+            Some(Item::Content([7; 32]))
+        );
         assert!(matches!(
             Item::parse(&keys[2].0, &keys[2].1),
             Some(Item::Segment { .. })

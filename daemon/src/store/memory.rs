@@ -223,7 +223,11 @@ impl Store for MemoryStore {
     }
 
     fn put_inline_blob(&self, sha256: &Hash, content: &[u8]) -> Result<()> {
-        self.0.write().unwrap().blobs.insert(*sha256, content.to_vec());
+        self.0
+            .write()
+            .unwrap()
+            .blobs
+            .insert(*sha256, content.to_vec());
         Ok(())
     }
 
