@@ -2,7 +2,7 @@
 //! sequencer (which checks them, see `crate::lifecycle`); history, journal,
 //! retention and eliminations are read from the index.
 
-use minutier_seal::record::{Record, Timestamp};
+use minutier_seal::record::{Record, Timestamp, APPLIANCE_ID};
 use minutier_seal::{tree, Hash};
 
 use super::ArchiveService;
@@ -95,10 +95,19 @@ impl ArchiveService {
     }
 
     /// An archive's records with inclusion proofs in the latest checkpoint.
+    /// The chain of the appliance's own events (scrubs) is read the same
+    /// way, under the reserved id `appliance`.
     pub fn history(&self, archive_id: &str) -> Result<History> {
-        let entry = self.archive(archive_id)?;
         let checkpoint = self.latest_checkpoint()?;
         let indices = self.store.history(archive_id)?;
+        let head = if archive_id == APPLIANCE_ID {
+            let last = indices.last().ok_or_else(|| {
+                Error::NotFound("the appliance has recorded no event yet (no scrub has run)".into())
+            })?;
+            minutier_seal::hash::leaf_hash(&store::record(self.store.as_ref(), *last)?)
+        } else {
+            self.archive(archive_id)?.record_hash
+        };
         if indices.len() > MAX_HISTORY {
             return Err(Error::ResourceExhausted(format!(
                 "archive {archive_id} has {} records; histories of more than {MAX_HISTORY} are not served",
@@ -124,7 +133,7 @@ impl ArchiveService {
         Ok(History {
             entries,
             checkpoint,
-            head: entry.record_hash,
+            head,
         })
     }
 

@@ -1,0 +1,527 @@
+//! Encrypted replication to a real Garage, end to end: only ciphertext and
+//! clear checkpoints in the bucket, the escrow key and the stock `age` CLI
+//! open a replica, an outage loses nothing, scrub repairs both ways, an
+//! elimination removes its replica, a node of a three-node cluster can die,
+//! and the whole appliance comes back from the bucket alone.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::garage::Garage;
+use common::{cli, noise, Daemon};
+use serde_json::Value;
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[track_caller]
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "expected success, got:\n{}",
+        text(&out)
+    );
+    text(&out)
+}
+
+fn json(out: Output) -> Value {
+    let all = ok(out.clone());
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {all}"))
+}
+
+/// An escrow key made with `minutier admin escrow-key`; its recipient.
+fn escrow_key(work: &Path) -> (PathBuf, String) {
+    let path = work.join("escrow.key");
+    let out = json(cli(&[
+        "--json",
+        "admin",
+        "escrow-key",
+        "-o",
+        path.to_str().unwrap(),
+    ]));
+    (path, out["recipient"].as_str().unwrap().to_owned())
+}
+
+fn config(work: &Path, garage: &Garage, recipient: &str, name: &str) -> PathBuf {
+    let path = work.join(format!("{name}.toml"));
+    fs::write(
+        &path,
+        format!(
+            "{}scrub_interval_hours = 0\n",
+            garage.replication_toml(&[recipient.to_owned()])
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// Waits until everything committed is in the bucket.
+fn drained(daemon: &Daemon, timeout: Duration) -> Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let status = daemon.cli_json(&["replication", "status"]);
+        if status["enabled"] == true && status["queued"] == 0 && status["lag_records"] == 0 {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "replication did not drain in {timeout:?}: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+struct Doc {
+    id: String,
+    path: PathBuf,
+    content: Vec<u8>,
+    title: String,
+}
+
+fn ingest(daemon: &Daemon, work: &Path, name: &str, content: Vec<u8>, extra: &[&str]) -> Doc {
+    let dir = work.join("docs");
+    fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    fs::write(&path, &content).unwrap();
+    let title = format!("Titre confidentiel {name}");
+    let mut args = vec![
+        "ingest",
+        path.to_str().unwrap(),
+        "--title",
+        &title,
+        "--seal-dir",
+    ];
+    let seals = work.join("seals");
+    args.push(seals.to_str().unwrap());
+    args.extend_from_slice(extra);
+    let out = daemon.cli_json(&args);
+    Doc {
+        id: out["documents"][0]["archive_id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        path,
+        content,
+        title,
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Decrypts a replica with the Debian `age` CLI and the escrow identity.
+fn age_decrypt(identity: &Path, ciphertext: &[u8], work: &Path) -> Vec<u8> {
+    let file = work.join("replica.age");
+    fs::write(&file, ciphertext).unwrap();
+    let out = Command::new("age")
+        .args(["-d", "-i"])
+        .arg(identity)
+        .arg(&file)
+        .output()
+        .expect("the age CLI (Debian package age, installed by scripts/setup test)");
+    assert!(out.status.success(), "age -d failed: {}", text(&out));
+    out.stdout
+}
+
+fn split_header(plain: &[u8]) -> (Value, &[u8]) {
+    let end = plain.iter().position(|b| *b == b'\n').unwrap();
+    (
+        serde_json::from_slice(&plain[..end]).unwrap(),
+        &plain[end + 1..],
+    )
+}
+
+#[test]
+fn replicas_reveal_nothing_and_open_with_the_escrow_key_and_stock_age() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let garage = Garage::single(&w.join("garage"));
+    let (identity, recipient) = escrow_key(w);
+    let cfg = config(w, &garage, &recipient, "minutierd");
+    let daemon = Daemon::start_with(&w.join("data"), Some(&cfg));
+
+    let docs = [
+        ingest(&daemon, w, "grand.bin", noise(3, 400_000), &[]),
+        ingest(
+            &daemon,
+            w,
+            "deliberation.txt",
+            b"Deliberation du conseil municipal: budget primitif 2026".to_vec(),
+            &["--description", "Texte de la deliberation secrete"],
+        ),
+        ingest(
+            &daemon,
+            w,
+            "etat-civil.txt",
+            b"Acte de naissance de Jeanne Martin".to_vec(),
+            &[],
+        ),
+    ];
+    ok(daemon.cli(&[
+        "correct",
+        &docs[1].id,
+        "--title",
+        "Titre corrige tres confidentiel",
+    ]));
+    let status = drained(&daemon, Duration::from_secs(60));
+    assert_eq!(status["contents_replicated"], 3, "{status}");
+
+    let objects = garage.list_objects();
+    let names: Vec<&str> = objects.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(
+        names.iter().any(|n| n.starts_with("checkpoints/")),
+        "{names:?}"
+    );
+    let mut content_objects = 0;
+    for (name, _) in &objects {
+        let bytes = garage.get_object(name);
+        if name.starts_with("checkpoints/") {
+            // Clear, and only a size and a root.
+            let text = String::from_utf8(bytes).unwrap();
+            assert!(text.starts_with(&daemon.verifier_key.split('+').next().unwrap().to_string()));
+            continue;
+        }
+        assert!(name.starts_with("objects/"), "unexpected object {name}");
+        for d in &docs {
+            assert!(!name.contains(&d.id), "{name} names an archive");
+            assert!(
+                !contains(&bytes, &d.content[..d.content.len().min(40)]),
+                "{name} holds document bytes"
+            );
+            assert!(
+                !contains(&bytes, d.title.as_bytes()),
+                "{name} holds a title"
+            );
+            assert!(
+                !contains(&bytes, d.id.as_bytes()),
+                "{name} holds an archive id"
+            );
+            assert!(
+                !contains(&bytes, b"deliberation secrete"),
+                "{name} holds metadata text"
+            );
+        }
+        assert!(
+            !contains(&bytes, b"Titre corrige"),
+            "{name} holds a corrected title"
+        );
+        // Every object opens with the escrow key and the stock age CLI.
+        let plain = age_decrypt(&identity, &bytes, w);
+        let (header, body) = split_header(&plain);
+        if header["type"] == "content" {
+            content_objects += 1;
+            let d = docs
+                .iter()
+                .find(|d| body == d.content.as_slice())
+                .unwrap_or_else(|| panic!("{name} decrypts to no known document"));
+            let sha = ok(Command::new("sha256sum").arg(&d.path).output().unwrap());
+            assert!(sha.starts_with(header["sha256"].as_str().unwrap()));
+        }
+    }
+    assert_eq!(content_objects, 3);
+}
+
+#[test]
+fn an_outage_loses_nothing_and_scrub_repairs_both_ways() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let mut garage = Garage::single(&w.join("garage"));
+    let (_, recipient) = escrow_key(w);
+    let cfg = config(w, &garage, &recipient, "minutierd");
+    let data = w.join("data");
+    let daemon = Daemon::start_with(&data, Some(&cfg));
+    let mut docs = vec![ingest(&daemon, w, "avant.bin", noise(1, 200_000), &[])];
+    drained(&daemon, Duration::from_secs(60));
+
+    // The cloud goes away: ingest still works locally, the queue grows.
+    garage.stop_node(0);
+    for n in 0..5 {
+        docs.push(ingest(
+            &daemon,
+            w,
+            &format!("pendant-{n}.bin"),
+            noise(10 + n, 100_000),
+            &[],
+        ));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let status = daemon.cli_json(&["replication", "status"]);
+    assert!(status["queued"].as_u64().unwrap() > 0, "{status}");
+    assert!(
+        !status["last_error"].as_str().unwrap_or("").is_empty(),
+        "{status}"
+    );
+    // It comes back: the queue drains, nothing was lost.
+    garage.start_node(0);
+    let status = drained(&daemon, Duration::from_secs(120));
+    assert_eq!(status["contents_replicated"], 6, "{status}");
+
+    // Local damage: one blob corrupted, one deleted.
+    let blob_of = |d: &Doc| -> PathBuf {
+        let sha = ok(Command::new("sha256sum").arg(&d.path).output().unwrap());
+        let sha = sha.split_whitespace().next().unwrap().to_owned();
+        common::files_under(&data.join("blobs"))
+            .into_iter()
+            .find(|p| p.to_string_lossy().contains(&sha))
+            .unwrap()
+    };
+    let corrupt = blob_of(&docs[1]);
+    let mut bytes = fs::read(&corrupt).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    fs::write(&corrupt, &bytes).unwrap();
+    fs::remove_file(blob_of(&docs[2])).unwrap();
+    // Cloud damage: one replica deleted, one altered.
+    let objects: Vec<String> = garage
+        .list_objects_prefix("objects/")
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    garage.delete_object(&objects[0]);
+    let mut altered = garage.get_object(&objects[1]);
+    altered[100] ^= 1;
+    garage.put_object(&objects[1], &altered);
+
+    let report = daemon.cli_json(&["scrub"]);
+    assert_eq!(report["contents_corrupt"], 1, "{report}");
+    assert_eq!(report["contents_missing"], 1, "{report}");
+    assert_eq!(report["contents_repaired"], 2, "{report}");
+    assert_eq!(report["replicas_missing"], 1, "{report}");
+    assert_eq!(report["replicas_altered"], 1, "{report}");
+    assert_eq!(report["replicas_reuploaded"], 2, "{report}");
+    let log_index = report["log_index"].as_u64().unwrap();
+    for d in &docs {
+        let out = w.join("back.bin");
+        let _ = fs::remove_file(&out);
+        ok(daemon.cli(&["get", &d.id, "-o", out.to_str().unwrap()]));
+        assert_eq!(fs::read(&out).unwrap(), d.content, "{}", d.id);
+    }
+    // A second scrub finds everything sound; both runs are in the log.
+    let again = daemon.cli_json(&["scrub"]);
+    assert_eq!(again["contents_repaired"], 0, "{again}");
+    assert_eq!(again["replicas_reuploaded"], 0, "{again}");
+    let history = daemon.cli_json(&["history", "appliance"]);
+    assert_eq!(history["verified"], true, "{history}");
+    let indices: Vec<u64> = history["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["index"].as_u64().unwrap())
+        .collect();
+    assert!(indices.contains(&log_index), "{history}");
+    assert_eq!(history["records"][0]["kind"], "scrub");
+}
+
+#[test]
+fn the_appliance_is_rebuilt_from_the_bucket_alone_and_continues_its_log() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let garage = Garage::single(&w.join("garage"));
+    let (identity, recipient) = escrow_key(w);
+    let cfg = config(w, &garage, &recipient, "minutierd");
+    let data = w.join("data");
+    let daemon = Daemon::start_with(&data, Some(&cfg));
+    let controller = w.join("controller.pem");
+    daemon.issue("Claire Controle", "controller", None, &controller);
+    let key_file = w.join("verifier.key");
+    fs::write(&key_file, &daemon.verifier_key).unwrap();
+
+    let ended = [
+        "--retention",
+        "5",
+        "--final-action",
+        "destroy",
+        "--retention-start",
+        "2000-01-01",
+    ];
+    let docs = [
+        ingest(&daemon, w, "grand.bin", noise(7, 1_500_000), &[]),
+        ingest(
+            &daemon,
+            w,
+            "petit.txt",
+            b"Registre des arretes".to_vec(),
+            &[],
+        ),
+        ingest(
+            &daemon,
+            w,
+            "perime.txt",
+            b"Facture 2000 a eliminer".to_vec(),
+            &ended,
+        ),
+    ];
+    ok(daemon.cli(&[
+        "correct",
+        &docs[1].id,
+        "--title",
+        "Registre des arretes 2026",
+    ]));
+    let early = w.join("early.checkpoint");
+    ok(daemon.cli(&["checkpoint", "-o", early.to_str().unwrap()]));
+    drained(&daemon, Duration::from_secs(60));
+
+    // An elimination: its replica goes too.
+    let e = daemon.cli_json(&[
+        "elimination",
+        "propose",
+        "--reason",
+        "Fin de DUA",
+        &docs[2].id,
+    ]);
+    let eid = e["elimination_id"].as_str().unwrap().to_owned();
+    ok(daemon.cli_as(&controller, &["elimination", "approve", &eid]));
+    let certificate = w.join("elimination.cert");
+    ok(daemon.cli(&[
+        "elimination",
+        "execute",
+        &eid,
+        "--certificate",
+        certificate.to_str().unwrap(),
+    ]));
+    drained(&daemon, Duration::from_secs(60));
+    let mut content_objects = 0;
+    for (name, _) in &garage.list_objects_prefix("objects/") {
+        let plain = age_decrypt(&identity, &garage.get_object(name), w);
+        assert!(
+            !contains(&plain, &docs[2].content),
+            "the eliminated content is still in {name}"
+        );
+        content_objects += usize::from(split_header(&plain).0["type"] == "content");
+    }
+    assert_eq!(
+        content_objects, 2,
+        "the eliminated document's replica is removed"
+    );
+    let last_checkpoint = w.join("last.checkpoint");
+    ok(daemon.cli(&["checkpoint", "-o", last_checkpoint.to_str().unwrap()]));
+
+    // The fire.
+    daemon.stop();
+    fs::remove_dir_all(&data).unwrap();
+
+    let restored = w.join("restored");
+    let report = json(cli(&[
+        "--json",
+        "restore",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--identity",
+        identity.to_str().unwrap(),
+        "--data-dir",
+        restored.to_str().unwrap(),
+    ]));
+    assert_eq!(report["archives"], 3, "{report}");
+    assert_eq!(report["eliminated"], 1, "{report}");
+    assert_eq!(report["seals_verified"], 3, "{report}");
+    assert_eq!(report["verifier_key"], daemon_key(&key_file), "{report}");
+    assert!(
+        report["checkpoints_checked"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+
+    // The restored appliance: same key, same documents, same seals, the
+    // same log going on.
+    let daemon = Daemon::start_with(&restored, Some(&cfg));
+    assert_eq!(daemon.verifier_key, daemon_key(&key_file));
+    for d in &docs[..2] {
+        let out = w.join("back.bin");
+        let _ = fs::remove_file(&out);
+        ok(daemon.cli(&["get", &d.id, "-o", out.to_str().unwrap()]));
+        assert_eq!(fs::read(&out).unwrap(), d.content);
+    }
+    let shown = daemon.cli_json(&["show", &docs[2].id]);
+    assert_eq!(shown["state"], "eliminated", "{shown}");
+    ok(cli(&[
+        "verify",
+        w.join("docs").to_str().unwrap(),
+        "--seal-dir",
+        w.join("seals").to_str().unwrap(),
+        "--key",
+        key_file.to_str().unwrap(),
+    ]));
+    let history = daemon.cli_json(&["history", &docs[1].id, "--key", key_file.to_str().unwrap()]);
+    assert_eq!(history["verified"], true, "{history}");
+    ok(cli(&[
+        "elimination",
+        "verify",
+        certificate.to_str().unwrap(),
+        "--key",
+        key_file.to_str().unwrap(),
+    ]));
+    ingest(
+        &daemon,
+        w,
+        "apres.txt",
+        b"Premier document apres le sinistre".to_vec(),
+        &[],
+    );
+    for old in [&early, &last_checkpoint] {
+        ok(daemon.cli(&[
+            "consistency",
+            "--old",
+            old.to_str().unwrap(),
+            "--key",
+            key_file.to_str().unwrap(),
+        ]));
+    }
+    // Issued credentials still work: the controller's, from before.
+    ok(daemon.cli_as(&controller, &["elimination", "list"]));
+    // And it keeps replicating where the old one stopped.
+    drained(&daemon, Duration::from_secs(60));
+}
+
+fn daemon_key(file: &Path) -> String {
+    fs::read_to_string(file).unwrap().trim().to_owned()
+}
+
+#[test]
+fn a_three_node_cluster_loses_a_node_during_replication() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let mut garage = Garage::cluster(&w.join("garage"), 3);
+    let (identity, recipient) = escrow_key(w);
+    let cfg = config(w, &garage, &recipient, "minutierd");
+    let daemon = Daemon::start_with(&w.join("data"), Some(&cfg));
+    let mut docs = Vec::new();
+    for n in 0..12u64 {
+        if n == 4 {
+            // Node 0 serves the appliance's endpoint; another one dies.
+            garage.stop_node(2);
+        }
+        docs.push(ingest(
+            &daemon,
+            w,
+            &format!("doc-{n}.bin"),
+            noise(100 + n, 150_000),
+            &[],
+        ));
+    }
+    let status = drained(&daemon, Duration::from_secs(120));
+    assert_eq!(status["contents_replicated"], 12, "{status}");
+    // Each replica is readable with a node down.
+    let mut found = 0;
+    for (name, _) in garage.list_objects_prefix("objects/") {
+        let (header, body) = {
+            let plain = age_decrypt(&identity, &garage.get_object(&name), w);
+            let (h, b) = split_header(&plain);
+            (h, b.to_vec())
+        };
+        if header["type"] == "content" {
+            assert!(docs.iter().any(|d| d.content == body), "{name}");
+            found += 1;
+        }
+    }
+    assert_eq!(found, 12);
+    garage.start_node(2);
+}
