@@ -7,6 +7,7 @@ use anyhow::anyhow;
 use minutier_proto::v1::admin_client::AdminClient;
 use minutier_proto::v1::archive_client::ArchiveClient;
 use minutier_proto::v1::lifecycle_client::LifecycleClient;
+use minutier_proto::v1::replication_client::ReplicationClient;
 use minutier_proto::v1::GetCheckpointRequest;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
@@ -204,6 +205,11 @@ pub async fn connect_lifecycle(
 /// A client of the admin service.
 pub async fn connect_admin(target: &Target) -> anyhow::Result<AdminClient<Channel>> {
     Ok(AdminClient::new(channel(target).await?))
+}
+
+/// A client of the replication service (status, scrub).
+pub async fn connect_replication(target: &Target) -> anyhow::Result<ReplicationClient<Channel>> {
+    Ok(ReplicationClient::new(channel(target).await?))
 }
 
 /// The log's latest checkpoint and its verifier key, as the server states them.

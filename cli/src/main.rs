@@ -14,6 +14,8 @@ mod history;
 mod ingest;
 mod lifecycle;
 mod output;
+mod recovery;
+mod replication;
 mod retention;
 mod retrieve;
 
@@ -38,7 +40,8 @@ struct Cli {
     credentials: Option<PathBuf>,
 
     /// The daemon's data directory, on the appliance itself: gives its
-    /// address and the administrator's credential.
+    /// address and the administrator's credential. For `restore`: the new,
+    /// empty directory where the appliance is rebuilt.
     #[arg(long, global = true, env = "MINUTIER_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
 
@@ -169,6 +172,35 @@ enum Command {
         /// At most this many reads.
         #[arg(long, value_name = "N", default_value_t = 1000)]
         limit: u64,
+    },
+    /// Replication to S3-compatible object storage.
+    #[command(subcommand)]
+    Replication(ReplicationCommand),
+    /// Re-hash every stored document and check every replica, repairing
+    /// both ways; the run is recorded in the log. Exit 1 if a document
+    /// cannot be repaired.
+    Scrub,
+    /// Rebuild the appliance from its bucket alone, with an escrow identity,
+    /// into the new, empty directory given by --data-dir (no daemon needed).
+    #[command(after_help = "Example: minutier restore --config minutierd.toml \
+    --identity escrow.key --data-dir /var/lib/minutier")]
+    Restore {
+        /// minutierd's TOML configuration, with its [replication] section.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The escrow identity file (from `minutier admin escrow-key`).
+        #[arg(long, value_name = "ESCROW_KEY")]
+        identity: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReplicationCommand {
+    /// Where replication stands: queue, lag, last success and error; with
+    /// ID, that archive's replicas.
+    Status {
+        /// Archive identifier.
+        id: Option<String>,
     },
 }
 
@@ -407,6 +439,13 @@ enum AdminCommand {
     List,
     /// The appliance's status: log size, credentials, refusals.
     Status,
+    /// Generate an escrow identity for replication, on this machine (never
+    /// sent anywhere): keep it off the box, on paper or an offline USB key.
+    EscrowKey {
+        /// Where to write the identity (created 0600; never overwritten).
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
 }
 
 /// SEDA description fields shared by `ingest` and `correct`.
@@ -590,6 +629,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             AdminCommand::List => admin::list(server, json).await,
             AdminCommand::Status => admin::status(server, json).await,
+            AdminCommand::EscrowKey { output } => recovery::escrow_key(json, &output),
         },
         Command::Whoami => admin::whoami(server, json).await,
         Command::Consistency { old, key } => {
@@ -636,6 +676,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 french,
             } => elimination::verify(json, &certificate, &key, french),
         },
+        Command::Replication(ReplicationCommand::Status { id }) => {
+            replication::status(server, json, id.as_deref()).await
+        }
+        Command::Scrub => replication::scrub(server, json).await,
+        Command::Restore { config, identity } => {
+            recovery::restore(json, &config, &identity, server.data_dir.as_deref()).await
+        }
     }
 }
 
@@ -760,6 +807,74 @@ mod tests {
         assert!(ok(&["journal", "--since", "yesterday"]).is_err());
         let cli = ok(&["journal"]).unwrap();
         assert!(matches!(cli.command, Command::Journal { limit: 1000, .. }));
+    }
+
+    #[test]
+    fn replication_and_recovery_grammar() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["minutier"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all)
+        };
+        // Exactly as the documentation writes it: the global --data-dir is
+        // the destination.
+        let cli = parse(&[
+            "restore",
+            "--config",
+            "minutierd.toml",
+            "--identity",
+            "escrow.key",
+            "--data-dir",
+            "/srv/new",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.data_dir.as_deref(),
+            Some(std::path::Path::new("/srv/new"))
+        );
+        match cli.command {
+            Command::Restore { config, identity } => {
+                assert_eq!(config, PathBuf::from("minutierd.toml"));
+                assert_eq!(identity, PathBuf::from("escrow.key"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Before the subcommand too.
+        let cli = parse(&[
+            "--data-dir",
+            "/srv/new",
+            "restore",
+            "--identity",
+            "k",
+            "--config",
+            "c",
+            "--json",
+        ])
+        .unwrap();
+        assert!(cli.json && cli.data_dir.is_some());
+        assert!(parse(&["restore", "--config", "c"]).is_err());
+        assert!(parse(&["restore", "--identity", "k"]).is_err());
+
+        let cli = parse(&["admin", "escrow-key", "-o", "escrow.key"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Admin(AdminCommand::EscrowKey { ref output }) if output == &PathBuf::from("escrow.key")
+        ));
+        assert!(parse(&["admin", "escrow-key"]).is_err());
+
+        let cli = parse(&["replication", "status"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Replication(ReplicationCommand::Status { id: None })
+        ));
+        let cli = parse(&["replication", "status", "A1", "--json"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Replication(ReplicationCommand::Status { id: Some(ref id) }) if id == "A1"
+        ));
+        assert!(parse(&["replication"]).is_err());
+        assert!(matches!(parse(&["scrub"]).unwrap().command, Command::Scrub));
+        assert!(parse(&["scrub", "extra"]).is_err());
     }
 
     #[test]

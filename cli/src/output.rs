@@ -1,9 +1,11 @@
 //! Small output helpers shared by the commands.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 /// Prints one JSON document (pretty, newline-terminated) on stdout.
@@ -82,6 +84,46 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
+/// "2 h 5 min"-style durations for people: the two largest units.
+pub fn human_duration(ms: u64) -> String {
+    let secs = ms / 1000;
+    if secs == 0 {
+        return format!("{ms} ms");
+    }
+    let units = [(86_400, "d"), (3600, "h"), (60, "min"), (1, "s")];
+    let mut parts = Vec::new();
+    let mut rest = secs;
+    for (size, name) in units {
+        if rest >= size || !parts.is_empty() {
+            parts.push(format!("{} {name}", rest / size));
+            rest %= size;
+        }
+        if parts.len() == 2 {
+            break;
+        }
+    }
+    if parts.len() == 2 && parts[1].starts_with("0 ") {
+        parts.pop();
+    }
+    parts.join(" ")
+}
+
+/// A spinner on stderr with `message`, when stderr is a terminal; else the
+/// message once, as a line.
+pub fn spinner(message: &str) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        eprintln!("{message}");
+        return None;
+    }
+    let bar = ProgressBar::new_spinner();
+    if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}") {
+        bar.set_style(style);
+    }
+    bar.set_message(message.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    Some(bar)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +147,16 @@ mod tests {
         assert_eq!(human_bytes(999), "999 B");
         assert_eq!(human_bytes(1500), "1.5 kB");
         assert_eq!(human_bytes(2_000_000_000), "2.0 GB");
+    }
+
+    #[test]
+    fn durations_for_people() {
+        assert_eq!(human_duration(0), "0 ms");
+        assert_eq!(human_duration(450), "450 ms");
+        assert_eq!(human_duration(45_000), "45 s");
+        assert_eq!(human_duration(125_000), "2 min 5 s");
+        assert_eq!(human_duration(3_600_000), "1 h");
+        assert_eq!(human_duration(3_660_000), "1 h 1 min");
+        assert_eq!(human_duration(90_061_000), "1 d 1 h");
     }
 }

@@ -83,6 +83,7 @@ fn drained(daemon: &Daemon, timeout: Duration) -> Value {
 struct Doc {
     id: String,
     path: PathBuf,
+    seal: PathBuf,
     content: Vec<u8>,
     title: String,
 }
@@ -109,6 +110,7 @@ fn ingest(daemon: &Daemon, work: &Path, name: &str, content: Vec<u8>, extra: &[&
             .as_str()
             .unwrap()
             .to_owned(),
+        seal: PathBuf::from(out["documents"][0]["seal_file"].as_str().unwrap()),
         path,
         content,
         title,
@@ -250,7 +252,7 @@ fn an_outage_loses_nothing_and_scrub_repairs_both_ways() {
             &daemon,
             w,
             &format!("pendant-{n}.bin"),
-            noise(10 + n, 100_000),
+            noise(11 + 2 * n, 100_000),
             &[],
         ));
     }
@@ -442,14 +444,16 @@ fn the_appliance_is_rebuilt_from_the_bucket_alone_and_continues_its_log() {
     }
     let shown = daemon.cli_json(&["show", &docs[2].id]);
     assert_eq!(shown["state"], "eliminated", "{shown}");
-    ok(cli(&[
-        "verify",
-        w.join("docs").to_str().unwrap(),
-        "--seal-dir",
-        w.join("seals").to_str().unwrap(),
-        "--key",
-        key_file.to_str().unwrap(),
-    ]));
+    for d in &docs {
+        ok(cli(&[
+            "verify",
+            d.path.to_str().unwrap(),
+            "--seal",
+            d.seal.to_str().unwrap(),
+            "--key",
+            key_file.to_str().unwrap(),
+        ]));
+    }
     let history = daemon.cli_json(&["history", &docs[1].id, "--key", key_file.to_str().unwrap()]);
     assert_eq!(history["verified"], true, "{history}");
     ok(cli(&[
@@ -503,7 +507,7 @@ fn a_three_node_cluster_loses_a_node_during_replication() {
             &daemon,
             w,
             &format!("doc-{n}.bin"),
-            noise(100 + n, 150_000),
+            noise(101 + 2 * n, 150_000),
             &[],
         ));
     }

@@ -147,11 +147,12 @@ impl ReplicationConfig {
             .with_region(&self.region)
             .with_access_key_id(&self.access_key_id)
             .with_secret_access_key(self.secret()?)
-            .with_allow_http(self.endpoint.starts_with("http://"))
             .with_virtual_hosted_style_request(false)
             .with_retry(retry)
+            // Client options carry allow_http too: set them first.
             .with_client_options(
                 ClientOptions::new()
+                    .with_allow_http(self.endpoint.starts_with("http://"))
                     .with_connect_timeout(Duration::from_secs(5))
                     .with_timeout(Duration::from_secs(300)),
             )

@@ -157,13 +157,7 @@ impl Garage {
             assert_eq!(id.len(), 64, "garage node id -q printed {out:?}");
             garage.nodes[i].id = id;
         }
-        for i in 1..n {
-            let peer = format!(
-                "{}@127.0.0.1:{}",
-                garage.nodes[i].id, garage.nodes[i].rpc_port
-            );
-            garage.cli_retry(0, &["node", "connect", &peer]);
-        }
+        garage.connect_all();
         for i in 0..n {
             let zone = format!("dc{}", i + 1);
             let id = garage.nodes[i].id.clone();
@@ -259,24 +253,21 @@ impl Garage {
         )
     }
 
-    /// Stops node `i` (SIGTERM, then SIGKILL after 10 s) and waits for it.
+    /// Stops node `i` gracefully (SIGTERM; SIGKILL if it is still running
+    /// after 20 s) and waits for it. A node of a cluster may take 8 s or
+    /// more to exit; [`Garage::kill_node`] is immediate.
     pub fn stop_node(&mut self, i: usize) {
-        let Some(mut child) = self.nodes[i].child.take() else {
-            return;
-        };
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if child.try_wait().unwrap().is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        terminate(self.nodes[i].child.take().into_iter().collect());
+    }
+
+    /// Kills node `i` at once (SIGKILL), as a crash or a power cut would.
+    /// The surviving nodes notice only when they next send to it: the
+    /// first requests that involve the dead node may take about 10 s.
+    pub fn kill_node(&mut self, i: usize) {
+        if let Some(mut child) = self.nodes[i].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
         }
-        let _ = child.kill();
-        let _ = child.wait();
     }
 
     /// Restarts node `i` with its configuration and data, and waits until
@@ -287,7 +278,27 @@ impl Garage {
         }
         self.spawn(i);
         self.wait_port(i, self.nodes[i].rpc_port);
-        self.wait_s3(i);
+        // Left alone, the nodes would find each other again at their next
+        // reconnection round (up to about 30 s); connect them now.
+        self.connect_all();
+        for j in 0..self.nodes.len() {
+            if self.nodes[j].child.is_some() {
+                self.wait_s3(j);
+            }
+        }
+    }
+
+    /// Connects every running node to every other one, both ways: a node
+    /// sends its requests over the connections it opened itself.
+    fn connect_all(&mut self) {
+        for i in 0..self.nodes.len() {
+            for j in 0..self.nodes.len() {
+                if i != j && self.nodes[i].child.is_some() && self.nodes[j].child.is_some() {
+                    let peer = format!("{}@127.0.0.1:{}", self.nodes[j].id, self.nodes[j].rpc_port);
+                    self.cli_retry(i, &["node", "connect", &peer]);
+                }
+            }
+        }
     }
 
     /// Whether node `i`'s process is running.
@@ -298,11 +309,14 @@ impl Garage {
         }
     }
 
-    /// Stops every node.
+    /// Stops every node gracefully, all at once (as [`Garage::stop_node`]).
     pub fn stop(mut self) {
-        for i in 0..self.nodes.len() {
-            self.stop_node(i);
-        }
+        terminate(
+            self.nodes
+                .iter_mut()
+                .filter_map(|n| n.child.take())
+                .collect(),
+        );
     }
 
     /// Runs `garage -c <node i's config> ARGS` and returns its output.
@@ -553,6 +567,29 @@ impl Drop for Garage {
                 let _ = c.wait();
             }
         }
+    }
+}
+
+/// SIGTERM to every process, then waits for them; SIGKILL for those still
+/// running after 20 s.
+fn terminate(mut children: Vec<Child>) {
+    for child in &children {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        children.retain_mut(|c| c.try_wait().unwrap().is_none());
+        if children.is_empty() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for mut child in children {
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 

@@ -58,7 +58,10 @@ impl Daemon {
             cmd.arg("--config").arg(c);
         }
         let mut child = cmd
-            .env("RUST_LOG", "error")
+            .env(
+                "RUST_LOG",
+                std::env::var("MINUTIERD_LOG").unwrap_or_else(|_| "error".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
