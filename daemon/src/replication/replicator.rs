@@ -24,8 +24,12 @@ use crate::model::BlobLocation;
 use crate::sequencer::{Clock, SystemClock};
 use crate::store::Store;
 
-/// Records per segment when catching up on an existing log.
+/// Most records in one segment object.
 const SEGMENT_RECORDS: u64 = 10_000;
+/// Queue items taken per pass.
+const QUEUE_PASS: usize = 512;
+/// Contents uploaded at once.
+const CONCURRENT_UPLOADS: usize = 8;
 /// Content up to this size is uploaded in one request; larger in parts.
 const SINGLE_PUT: u64 = 16 << 20;
 const PART_SIZE: usize = 8 << 20;
@@ -172,20 +176,71 @@ impl Replication {
     }
 
     /// Processes what is queued; false when the queue was empty.
+    ///
+    /// Contents go up several at a time (their order does not matter: a
+    /// removal checks, when it runs, whether anything holds the content
+    /// again); consecutive log segments are merged into one object, with
+    /// the checkpoint at its end.
     async fn pass(&self) -> Result<bool> {
-        let items = self.store.replica_states(state::QUEUE, None, 64)?;
+        let items = self.store.replica_states(state::QUEUE, None, QUEUE_PASS)?;
         if items.is_empty() {
             return Ok(false);
         }
         let _guard = self.exclusive.lock().await;
+        let mut contents = Vec::new();
+        let mut others = Vec::new();
         for (key, value) in items {
-            let Some(item) = Item::parse(&key, &value) else {
-                tracing::error!(key = %hex::encode(&key), "replication: dropping an unreadable queue entry");
-                self.store.update_replica_states(vec![], vec![key])?;
-                continue;
+            match Item::parse(&key, &value) {
+                Some(item @ Item::Content(_)) => contents.push((key, item)),
+                Some(item) => others.push((key, item)),
+                None => {
+                    tracing::error!(key = %hex::encode(&key), "replication: dropping an unreadable queue entry");
+                    self.store.update_replica_states(vec![], vec![key])?;
+                }
+            }
+        }
+        let mut uploads = futures::stream::iter(contents)
+            .map(|(key, item)| async move { (key, self.process(&item).await) })
+            .buffer_unordered(CONCURRENT_UPLOADS);
+        let mut failure = None;
+        while let Some((key, outcome)) = uploads.next().await {
+            match outcome {
+                Ok(puts) => {
+                    self.store.update_replica_states(puts, vec![key])?;
+                    self.succeeded();
+                }
+                Err(e) => failure = Some(e),
+            }
+        }
+        drop(uploads);
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        let mut others = others.into_iter().peekable();
+        while let Some((key, item)) = others.next() {
+            let (item, keys) = match item {
+                Item::Segment { from, mut to } => {
+                    let mut keys = vec![key];
+                    while let Some((
+                        _,
+                        Item::Segment {
+                            from: next,
+                            to: next_to,
+                        },
+                    )) = others.peek()
+                    {
+                        if *next != to || next_to - from > SEGMENT_RECORDS {
+                            break;
+                        }
+                        to = *next_to;
+                        keys.push(others.next().expect("peeked").0);
+                    }
+                    (Item::Segment { from, to }, keys)
+                }
+                item => (item, vec![key]),
             };
             let puts = self.process(&item).await?;
-            self.store.update_replica_states(puts, vec![key])?;
+            self.store.update_replica_states(puts, keys)?;
             self.succeeded();
         }
         Ok(true)
@@ -303,10 +358,7 @@ impl Replication {
         if let Some(bytes) = self.store.inline_blob(sha)? {
             return Ok(Some(LocalContent::Inline(bytes)));
         }
-        Ok(self
-            .blobs
-            .find(sha)
-            .map(|location| LocalContent::File(location)))
+        Ok(self.blobs.find(sha).map(LocalContent::File))
     }
 
     /// Encrypts and uploads a content; None if it no longer exists locally

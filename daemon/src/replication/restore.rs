@@ -45,6 +45,13 @@ use crate::model::BlobLocation;
 use crate::sequencer::{Clock, SystemClock};
 use crate::store::{CommitBatch, LogEntry, RocksStore, Store, TreeReader};
 
+/// Requests in flight at once.
+const PARALLEL: usize = 16;
+
+/// Where a content went, its stored size, its replica's (size, SHA-256),
+/// and its bytes when it goes inline.
+type RestoredContent = (BlobLocation, u64, (u64, Hash), Option<Vec<u8>>);
+
 /// Enough of an object to decrypt its first chunk (age: header, then
 /// 64 KiB chunks), where the header line is.
 const HEAD_BYTES: u64 = 96 << 10;
@@ -106,20 +113,27 @@ pub async fn restore(
     let mut secrets: Option<(u64, String)> = None;
     let mut segments: BTreeMap<u64, (u64, String)> = BTreeMap::new();
     let mut contents: HashMap<Hash, (String, u64)> = HashMap::new();
-    for (n, meta) in listed.iter().enumerate() {
+    let mut headers = futures::stream::iter(listed.iter().map(|meta| {
         let name = meta.location.to_string();
+        let bucket = bucket.clone();
+        async move {
+            let head = get_range(bucket.as_ref(), &name, HEAD_BYTES.min(meta.size)).await?;
+            let header = format::decrypt(escrow, &head[..])
+                .map(|(header, _)| header)
+                .map_err(|e| {
+                    format!("object {name} cannot be opened with this escrow identity: {e}")
+                })?;
+            Ok::<_, String>((name, meta.size, header))
+        }
+    }))
+    .buffer_unordered(PARALLEL);
+    let mut n = 0;
+    while let Some(item) = headers.next().await {
+        let (name, size, header) = item?;
+        n += 1;
         if n % 100 == 0 {
             progress(&format!("reading headers: {n} of {} objects", listed.len()));
         }
-        let head = get_range(bucket.as_ref(), &name, HEAD_BYTES.min(meta.size)).await?;
-        let header = match format::decrypt(escrow, &head[..]) {
-            Ok((header, _)) => header,
-            Err(e) => {
-                return Err(format!(
-                    "object {name} cannot be opened with this escrow identity: {e}"
-                ))
-            }
-        };
         match header {
             Header::Secrets { generation, .. } => {
                 if secrets.as_ref().is_none_or(|(g, _)| generation > *g) {
@@ -132,10 +146,11 @@ pub async fn restore(
             Header::Content { sha256, .. } => {
                 let sha = hash::from_hex(&sha256)
                     .map_err(|_| format!("object {name} names a bad digest {sha256:?}"))?;
-                contents.insert(sha, (name, meta.size));
+                contents.insert(sha, (name, size));
             }
         }
     }
+    drop(headers);
 
     // 2. Secrets.
     let (generation, secrets_object) =
@@ -189,7 +204,18 @@ pub async fn restore(
     let mut replica_states: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     let mut expected_from = 0u64;
     let segment_count = segments.len();
-    for (i, (from, (to, name))) in segments.into_iter().enumerate() {
+    let mut fetched = futures::stream::iter(segments.into_iter().map(|(from, (to, name))| {
+        let bucket = bucket.clone();
+        async move {
+            let got = get_all(bucket.as_ref(), &name).await?;
+            Ok::<_, String>((from, to, name, got))
+        }
+    }))
+    .buffered(PARALLEL);
+    let mut i = 0;
+    while let Some(next) = fetched.next().await {
+        let (from, to, name, (bytes, fingerprint)) = next?;
+        i += 1;
         if from != expected_from {
             return Err(format!(
                 "the bucket's log segments leave records {expected_from} to {from} missing: \
@@ -197,10 +223,8 @@ pub async fn restore(
             ));
         }
         progress(&format!(
-            "rebuilding the log: segment {} of {segment_count} (records {from}..{to})",
-            i + 1
+            "rebuilding the log: segment {i} of {segment_count} (records {from}..{to})"
         ));
-        let (bytes, fingerprint) = get_all(bucket.as_ref(), &name).await?;
         let segment: Segment = decrypt_json(escrow, &bytes, &name)?;
         let records = segment.record_bytes()?;
         if records.len() as u64 != to - from {
@@ -262,6 +286,7 @@ pub async fn restore(
         expected_from = to;
         report.segments += 1;
     }
+    drop(fetched);
     let size = expected_from;
     report.records = size;
     if size == 0 {
@@ -301,40 +326,55 @@ pub async fn restore(
         .filter(|e| !e.is_eliminated())
         .map(|e| (e.content_sha256, e.size, e.archive_id.clone()))
         .collect();
-    for (n, (sha, size, archive_id)) in live.iter().enumerate() {
-        if placed.contains_key(sha) {
-            continue;
-        }
-        progress(&format!("restoring content {} of {}", n + 1, live.len()));
-        let (object, _) = contents.get(sha).ok_or_else(|| {
+    let mut unique: HashMap<Hash, (u64, String)> = HashMap::new();
+    for (sha, size, archive_id) in live {
+        unique.entry(sha).or_insert((size, archive_id));
+    }
+    let total = unique.len();
+    let mut jobs = Vec::with_capacity(total);
+    for (sha, (size, archive_id)) in unique {
+        let (object, _) = contents.get(&sha).ok_or_else(|| {
             format!(
                 "archive {archive_id}: its content {} is not in the bucket",
-                hash::to_hex(sha)
+                hash::to_hex(&sha)
             )
         })?;
-        let (location, stored, fingerprint) = restore_content(
-            bucket.as_ref(),
-            escrow,
-            object,
-            sha,
-            *size,
-            &blobs,
-            &mut final_batch,
-        )
-        .await?;
+        jobs.push((sha, size, object.clone()));
+    }
+    let blobs_ref = &blobs;
+    let mut restored = futures::stream::iter(jobs.into_iter().map(|(sha, size, object)| {
+        let bucket = bucket.clone();
+        async move {
+            let done =
+                restore_content(bucket.as_ref(), escrow, &object, &sha, size, blobs_ref).await?;
+            Ok::<_, String>((sha, size, object, done))
+        }
+    }))
+    .buffer_unordered(PARALLEL);
+    let mut n = 0;
+    while let Some(next) = restored.next().await {
+        let (sha, size, object, (location, stored, fingerprint, inline)) = next?;
+        n += 1;
+        if n % 50 == 0 || n == total {
+            progress(&format!("restoring contents: {n} of {total}"));
+        }
+        if let Some(content) = inline {
+            final_batch.inline_blobs.push((sha, content));
+        }
         replica_states.push((
-            state::content_key(sha),
+            state::content_key(&sha),
             json(&ContentReplica {
-                object: object.clone(),
+                object,
                 size: fingerprint.0,
                 sha256: hash::to_hex(&fingerprint.1),
                 uploaded_at: SystemClock.now_millis(),
             }),
         ));
-        placed.insert(*sha, (location, stored));
+        placed.insert(sha, (location, stored));
         report.contents += 1;
         report.content_bytes += size;
     }
+    drop(restored);
     for entry in derived.archives.values_mut() {
         if let Some((location, stored)) = placed.get(&entry.content_sha256) {
             entry.blob = *location;
@@ -459,18 +499,23 @@ async fn clear_checkpoints(bucket: &dyn ObjectStore) -> Result<BTreeMap<u64, Str
         .try_collect()
         .await
         .map_err(|e| format!("cannot list checkpoints: {e}"))?;
-    let mut out = BTreeMap::new();
-    for meta in listed {
+    let names = listed.into_iter().filter_map(|meta| {
         let name = meta.location.to_string();
-        let Some(size) = name
+        let size = name
             .strip_prefix(format::CHECKPOINTS)
-            .and_then(|s| s.parse::<u64>().ok())
-        else {
-            continue;
-        };
+            .and_then(|s| s.parse::<u64>().ok())?;
+        Some((size, name))
+    });
+    let mut fetched = futures::stream::iter(names.map(|(size, name)| async move {
         let (bytes, _) = get_all(bucket, &name).await?;
         let text =
             String::from_utf8(bytes).map_err(|_| format!("checkpoint {name} is not text"))?;
+        Ok::<_, String>((size, text))
+    }))
+    .buffer_unordered(PARALLEL);
+    let mut out = BTreeMap::new();
+    while let Some(next) = fetched.next().await {
+        let (size, text) = next?;
         out.insert(size, text);
     }
     Ok(out)
@@ -487,9 +532,9 @@ fn sign(signer: &dyn Signer, origin: &str, frontier: &Frontier) -> Result<String
     .map_err(|e| e.to_string())
 }
 
-/// Downloads, decrypts and checks a content, and stores it (inline in
-/// `batch`, or as a file). Returns where, its stored size and the
-/// ciphertext's fingerprint.
+/// Downloads, decrypts and checks a content, and stores it as a file, or
+/// returns it to go inline. Returns where, its stored size, the
+/// ciphertext's fingerprint, and the inline bytes.
 async fn restore_content(
     bucket: &dyn ObjectStore,
     escrow: &x25519::Identity,
@@ -497,8 +542,7 @@ async fn restore_content(
     sha: &Hash,
     size: u64,
     blobs: &BlobStore,
-    batch: &mut CommitBatch,
-) -> Result<(BlobLocation, u64, (u64, Hash)), String> {
+) -> Result<RestoredContent, String> {
     // Download to a temporary file while hashing the ciphertext, then
     // decrypt from it: content can be far larger than memory.
     let tmp = tempfile::NamedTempFile::new_in(
@@ -540,8 +584,7 @@ async fn restore_content(
         if hash::sha256(&content) != *sha {
             return Err(bad());
         }
-        batch.inline_blobs.push((*sha, content));
-        return Ok((BlobLocation::Inline, size, fingerprint));
+        return Ok((BlobLocation::Inline, size, fingerprint, Some(content)));
     }
     let mut writer = blobs.writer().map_err(|e| e.to_string())?;
     let mut buffer = vec![0u8; 1 << 20];
@@ -559,7 +602,7 @@ async fn restore_content(
         return Err(bad());
     }
     let placed = staged.place(blobs).map_err(|e| e.to_string())?;
-    Ok((placed.location, placed.stored_size, fingerprint))
+    Ok((placed.location, placed.stored_size, fingerprint, None))
 }
 
 fn write_private(path: &FsPath, bytes: &[u8]) -> Result<(), String> {
