@@ -7,6 +7,7 @@
 
 mod admin;
 mod audit;
+mod bag;
 mod client;
 mod elimination;
 mod error;
@@ -98,6 +99,27 @@ enum Command {
     },
     /// Print the log's verifier key.
     Key,
+    /// Export documents as a BagIt (RFC 8493) package: content, metadata
+    /// (JSON and SEDA 2.3), seals, checkpoint and verifier key.
+    Export {
+        /// The bag's directory, created by the export (must not exist).
+        #[arg(long = "bag", value_name = "DIR")]
+        bag: PathBuf,
+        /// The archives to export.
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<String>,
+    },
+    /// Verify a BagIt package written by `export --bag`, offline: its
+    /// manifests, then every document against its seal.
+    VerifyBag {
+        /// The bag's directory.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        /// Trusted verifier key (or a file containing it); default: the
+        /// bag's own data/verifier.key, which is then not independent.
+        #[arg(long, value_name = "VKEY")]
+        key: Option<String>,
+    },
     /// Verify documents against their seals, offline (no server contact):
     /// one FILE with --seal, or files and folders with --seal-dir (laid out
     /// as `ingest --seal-dir` wrote it).
@@ -590,6 +612,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             retrieve::checkpoint(server, json, output.as_deref()).await
         }
         Command::Key => retrieve::key(server, json).await,
+        Command::Export { bag, ids } => bag::export(server, json, &bag, &ids).await,
+        Command::VerifyBag { dir, key } => bag::verify(json, &dir, key.as_deref()),
         Command::Verify {
             paths,
             seal,
@@ -875,6 +899,32 @@ mod tests {
         assert!(parse(&["replication"]).is_err());
         assert!(matches!(parse(&["scrub"]).unwrap().command, Command::Scrub));
         assert!(parse(&["scrub", "extra"]).is_err());
+    }
+
+    #[test]
+    fn bag_grammar() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["minutier"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all)
+        };
+        let cli = parse(&["export", "--bag", "out", "A1", "B2", "--json"]).unwrap();
+        assert!(cli.json);
+        assert!(matches!(
+            cli.command,
+            Command::Export { ref bag, ref ids } if bag == &PathBuf::from("out") && ids.len() == 2
+        ));
+        assert!(parse(&["export", "--bag", "out"]).is_err());
+        assert!(parse(&["export", "A1"]).is_err());
+        let cli = parse(&["verify-bag", "out", "--key", "k"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::VerifyBag { key: Some(ref k), .. } if k == "k"
+        ));
+        assert!(matches!(
+            parse(&["verify-bag", "out"]).unwrap().command,
+            Command::VerifyBag { key: None, .. }
+        ));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Encrypted replication to a real Garage, end to end: only ciphertext and
 //! clear checkpoints in the bucket, the escrow key and the stock `age` CLI
-//! open a replica, an outage loses nothing, scrub repairs both ways, an
+//! open a replica, an outage (with a restart of the appliance during it)
+//! loses nothing, scrub repairs both ways, an
 //! elimination removes its replica, a node of a three-node cluster can die,
 //! and the whole appliance comes back from the bucket alone.
 
@@ -238,7 +239,7 @@ fn an_outage_loses_nothing_and_scrub_repairs_both_ways() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
     let mut garage = Garage::single(&w.join("garage"));
-    let (_, recipient) = escrow_key(w);
+    let (identity, recipient) = escrow_key(w);
     let cfg = config(w, &garage, &recipient, "minutierd");
     let data = w.join("data");
     let daemon = Daemon::start_with(&data, Some(&cfg));
@@ -263,7 +264,10 @@ fn an_outage_loses_nothing_and_scrub_repairs_both_ways() {
         !status["last_error"].as_str().unwrap_or("").is_empty(),
         "{status}"
     );
-    // It comes back: the queue drains, nothing was lost.
+    // The appliance restarts meanwhile: the queue is durable.
+    daemon.stop();
+    let daemon = Daemon::start_with(&data, Some(&cfg));
+    // The cloud comes back: the queue drains, nothing was lost.
     garage.start_node(0);
     let status = drained(&daemon, Duration::from_secs(120));
     assert_eq!(status["contents_replicated"], 6, "{status}");
@@ -283,16 +287,29 @@ fn an_outage_loses_nothing_and_scrub_repairs_both_ways() {
     bytes[middle] ^= 0x40;
     fs::write(&corrupt, &bytes).unwrap();
     fs::remove_file(blob_of(&docs[2])).unwrap();
-    // Cloud damage: one replica deleted, one altered.
-    let objects: Vec<String> = garage
-        .list_objects_prefix("objects/")
-        .into_iter()
-        .map(|(n, _)| n)
-        .collect();
-    garage.delete_object(&objects[0]);
-    let mut altered = garage.get_object(&objects[1]);
+    // Cloud damage, to the replicas of two other documents (found by
+    // decrypting with the escrow key): one deleted, one altered.
+    let sha_of = |d: &Doc| {
+        let out = ok(Command::new("sha256sum").arg(&d.path).output().unwrap());
+        out.split_whitespace().next().unwrap().to_owned()
+    };
+    let replica_of = |d: &Doc| -> String {
+        let sha = sha_of(d);
+        garage
+            .list_objects_prefix("objects/")
+            .into_iter()
+            .map(|(n, _)| n)
+            .find(|n| {
+                let plain = age_decrypt(&identity, &garage.get_object(n), w);
+                split_header(&plain).0["sha256"] == sha.as_str()
+            })
+            .unwrap()
+    };
+    let (gone, altered_name) = (replica_of(&docs[3]), replica_of(&docs[4]));
+    garage.delete_object(&gone);
+    let mut altered = garage.get_object(&altered_name);
     altered[100] ^= 1;
-    garage.put_object(&objects[1], &altered);
+    garage.put_object(&altered_name, &altered);
 
     let report = daemon.cli_json(&["scrub"]);
     assert_eq!(report["contents_corrupt"], 1, "{report}");
@@ -501,7 +518,7 @@ fn a_three_node_cluster_loses_a_node_during_replication() {
     for n in 0..12u64 {
         if n == 4 {
             // Node 0 serves the appliance's endpoint; another one dies.
-            garage.stop_node(2);
+            garage.kill_node(2);
         }
         docs.push(ingest(
             &daemon,

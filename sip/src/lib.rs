@@ -1,0 +1,20 @@
+//! Reading SEDA `ArchiveTransfer` packages (SIPs): open a zip, tar or
+//! tar.gz safely ([`Package::open`]), parse its manifest
+//! ([`manifest::parse`]), check every declared file against it
+//! ([`Package::plan`]) and answer with an `ArchiveTransferReply`
+//! ([`atr::reply`]). Pure: files in, values out.
+
+pub mod atr;
+pub mod error;
+pub mod manifest;
+pub mod package;
+pub mod plan;
+
+pub use atr::AcceptedUnit;
+pub use error::{code, Rejection};
+pub use manifest::{Manifest, SedaVersion, TransferInfo};
+pub use package::{check_path, Entry, Format, Limits, Package};
+pub use plan::{
+    check_file, AccessRule, AppraisalRule, DigestAlgorithm, FinalAction, Hold, ManifestDocument,
+    Outcome, PlannedDocument, PlannedUnit, Rules, TransferPlan, UnitMetadata,
+};
