@@ -8,25 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{cli, files_under, noise, Daemon};
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-#[track_caller]
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "expected success, got:\n{}",
-        text(&out)
-    );
-    text(&out)
-}
+use common::{cli, files_under, noise, ok, text, Daemon};
 
 #[track_caller]
 fn failed(out: Output, needle: &str) -> String {

@@ -9,26 +9,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{cli, files_under, noise, Daemon};
+use common::{cli, files_under, noise, ok, text, Daemon};
 use serde_json::Value;
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-#[track_caller]
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "expected success, got:\n{}",
-        text(&out)
-    );
-    text(&out)
-}
 
 /// The command failed (exit 1) and said `needle`.
 #[track_caller]

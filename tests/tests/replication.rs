@@ -13,26 +13,8 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::garage::Garage;
-use common::{cli, noise, Daemon};
+use common::{cli, noise, ok, text, Daemon};
 use serde_json::Value;
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-#[track_caller]
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "expected success, got:\n{}",
-        text(&out)
-    );
-    text(&out)
-}
 
 fn json(out: Output) -> Value {
     let all = ok(out.clone());

@@ -312,3 +312,23 @@ pub async fn channel_as(daemon: &Daemon, bundle: &Path) -> tonic::transport::Cha
     let (cert, key, ca) = bundle_parts(bundle);
     channel(daemon, &ca, Some((&cert, &key))).await
 }
+
+/// A command's stdout and stderr, for messages and searches.
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The command succeeded; its output.
+#[track_caller]
+pub fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "expected success, got:\n{}",
+        text(&out)
+    );
+    text(&out)
+}
