@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "proto/minutier/v1/admin.proto",
                 "proto/minutier/v1/lifecycle.proto",
                 "proto/minutier/v1/replication.proto",
+                "proto/minutier/v1/transfer.proto",
             ],
             &["proto"],
         )?;

@@ -15,7 +15,13 @@
 //! DIR/data/<archive-id>/metadata.json
 //! DIR/data/<archive-id>/metadata-seda.xml
 //! DIR/data/<archive-id>/seal.tlog-proof
+//! DIR/timestamps/checkpoint-<size>.txt, checkpoint-<size>.tsr, README.txt
 //! ```
+//!
+//! `timestamps/` is a tag directory (RFC 8493 §2.2.4), listed in the tag
+//! manifest, present when the log has RFC 3161 time-stamps: for each
+//! archive, the first time-stamp whose checkpoint covers its ingest record,
+//! and the latest one.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -36,10 +42,11 @@ use serde::Serialize;
 use sha2::{Digest, Sha256, Sha512};
 
 use crate::audit::load_key;
-use crate::client::{self, connect, Target};
+use crate::client::{self, connect, connect_replication, Target};
 use crate::error::{rpc, usage};
 use crate::output::{human_bytes, print_json};
 use crate::retrieve::{one_line, ArchiveJson};
+use crate::timestamps::{self, Checked};
 
 /// Read size when hashing a file; memory stays constant.
 const READ_SIZE: usize = 256 * 1024;
@@ -48,6 +55,8 @@ const BAGIT_TXT: &str = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\
 const SEDA_NS: &str = "fr:gouv:culture:archivesdefrance:seda:v2.3";
 const SEAL_FILE: &str = "seal.tlog-proof";
 const CONTENT_DIR: &str = "content";
+/// The tag directory of the time-stamps.
+const TIMESTAMPS_DIR: &str = "timestamps";
 /// The payload manifests written, and the algorithms `verify-bag` knows.
 const ALGORITHMS: [&str; 2] = ["sha256", "sha512"];
 
@@ -157,7 +166,7 @@ pub fn seda_xml(info: &ArchiveInfo) -> String {
     if let Some(a) = &rules.appraisal {
         x.push_str("    <AppraisalRule>\n");
         let rule = if a.rule_id.is_empty() {
-            format!("P{}Y", a.duration_years)
+            format!("P{}Y", a.duration_years.unwrap_or_default())
         } else {
             a.rule_id.clone()
         };
@@ -173,7 +182,7 @@ pub fn seda_xml(info: &ArchiveInfo) -> String {
     if let Some(a) = &rules.access {
         x.push_str("    <AccessRule>\n");
         let rule = if a.rule_id.is_empty() {
-            format!("P{}Y", a.delay_years)
+            format!("P{}Y", a.delay_years.unwrap_or_default())
         } else {
             a.rule_id.clone()
         };
@@ -249,7 +258,11 @@ Pour chaque archive, data/<identifiant>/ contient :
   - metadata-seda.xml : les mêmes, en unité d'archives SEDA 2.3 ;
   - seal.tlog-proof : son sceau.
 data/checkpoint.txt est le dernier point de contrôle signé du journal, et
-data/verifier.key la clé publique de vérification du journal.
+data/verifier.key la clé publique de vérification du journal. S'il existe,
+le répertoire timestamps/ contient des horodatages RFC 3161 de points de
+contrôle (checkpoint-<taille>.txt et .tsr), à vérifier avec le certificat
+de l'autorité d'horodatage (voir timestamps/README.txt) :
+  openssl ts -verify -data checkpoint-<taille>.txt -in checkpoint-<taille>.tsr -CAfile tsa-ca.pem
 
 Vérifier le paquet
 ------------------
@@ -280,7 +293,11 @@ For each archive, data/<identifier>/ holds:
   - metadata-seda.xml: the same, as a SEDA 2.3 archive unit;
   - seal.tlog-proof: its seal.
 data/checkpoint.txt is the log's latest signed checkpoint, and
-data/verifier.key the log's public verifier key.
+data/verifier.key the log's public verifier key. When present, the
+timestamps/ directory holds RFC 3161 time-stamps of checkpoints
+(checkpoint-<size>.txt and .tsr), checked with the certificate of the
+time-stamping authority's CA (see timestamps/README.txt):
+  openssl ts -verify -data checkpoint-<size>.txt -in checkpoint-<size>.tsr -CAfile tsa-ca.pem
 
 Verifying the package
 ---------------------
@@ -416,8 +433,9 @@ pub async fn export(
             })
             .await)?);
     }
+    let stamps = bag_timestamps(server, &mut client, &infos).await?;
     std::fs::create_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let work = write_bag(&mut client, json, dir, &infos);
+    let work = write_bag(&mut client, json, dir, &infos, &stamps);
     let result = tokio::select! {
         r = work => r,
         _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
@@ -455,11 +473,48 @@ fn write_small(root: &Path, rel: &str, bytes: &[u8]) -> anyhow::Result<(Digests,
     Ok((Digests::of(bytes), bytes.len() as u64))
 }
 
+/// The time-stamps a bag carries, checked like `minutier timestamps` checks
+/// them: for each archive the first whose checkpoint covers its ingest
+/// record (it proves the document existed at that time), and the latest.
+async fn bag_timestamps(
+    server: &Target,
+    client: &mut client::Client,
+    infos: &[ArchiveInfo],
+) -> anyhow::Result<Vec<Checked>> {
+    let text = client::latest_checkpoint(client).await?.verifier_key;
+    let key = VerifierKey::parse(&text)
+        .map_err(|e| anyhow!("the server's verifier key {text:?} is invalid: {e}"))?;
+    let mut replication = connect_replication(server).await?;
+    let (all, _) = timestamps::fetch_all(&mut replication).await?;
+    let checked = timestamps::check_all(&all, &key)
+        .map_err(|e| anyhow!("the log's time-stamps do not verify: {e}"))?;
+    Ok(select_timestamps(&checked, infos))
+}
+
+fn select_timestamps(checked: &[Checked], infos: &[ArchiveInfo]) -> Vec<Checked> {
+    let mut sizes: BTreeSet<u64> = infos
+        .iter()
+        .filter_map(|i| {
+            checked
+                .iter()
+                .find(|c| c.checkpoint_size > i.log_index)
+                .map(|c| c.checkpoint_size)
+        })
+        .collect();
+    sizes.extend(checked.last().map(|c| c.checkpoint_size));
+    checked
+        .iter()
+        .filter(|c| sizes.contains(&c.checkpoint_size))
+        .cloned()
+        .collect()
+}
+
 async fn write_bag(
     client: &mut client::Client,
     json: bool,
     root: &Path,
     infos: &[ArchiveInfo],
+    stamps: &[Checked],
 ) -> anyhow::Result<(usize, u64)> {
     let data = root.join("data");
     std::fs::create_dir(&data).with_context(|| format!("cannot create {}", data.display()))?;
@@ -568,6 +623,23 @@ async fn write_bag(
         "bag-info.txt".into(),
         write_small(root, "bag-info.txt", info_txt.as_bytes())?,
     );
+    if !stamps.is_empty() {
+        let dir = root.join(TIMESTAMPS_DIR);
+        std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        for c in stamps {
+            let (txt, tsr) = timestamps::export_names(c.checkpoint_size);
+            for (name, bytes) in [
+                (txt, c.checkpoint.as_bytes().to_vec()),
+                (tsr, timestamps::tsr(c)),
+            ] {
+                let rel = format!("{TIMESTAMPS_DIR}/{name}");
+                tags.insert(rel.clone(), write_small(root, &rel, &bytes)?);
+            }
+        }
+        let rel = format!("{TIMESTAMPS_DIR}/README.txt");
+        let text = timestamps::readme(stamps);
+        tags.insert(rel.clone(), write_small(root, &rel, text.as_bytes())?);
+    }
     let text = manifest_text(&tags, "sha256");
     write_small(root, "tagmanifest-sha256.txt", text.as_bytes())?;
     sync_tree(root)?;
@@ -651,6 +723,17 @@ struct VerifyBagJson {
     manifests: Vec<String>,
     tag_manifests: Vec<String>,
     archives: Vec<ArchiveCheck>,
+    /// The time-stamps of timestamps/, if any.
+    timestamps: Vec<TimestampCheck>,
+}
+
+#[derive(Serialize)]
+struct TimestampCheck {
+    file: String,
+    checkpoint_size: u64,
+    gen_time: String,
+    serial: String,
+    tsa_name: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -683,6 +766,7 @@ pub fn verify(json: bool, dir: &Path, key: Option<&str>) -> anyhow::Result<ExitC
         manifests: Vec::new(),
         tag_manifests: Vec::new(),
         archives: Vec::new(),
+        timestamps: Vec::new(),
     };
     if trusted.is_none() {
         eprintln!(
@@ -709,10 +793,18 @@ pub fn verify(json: bool, dir: &Path, key: Option<&str>) -> anyhow::Result<ExitC
                         a.actor
                     );
                 }
+                for t in &report.timestamps {
+                    println!(
+                        "OK  {} time-stamps checkpoint {} (genTime {}, serial {}); check the \
+                         TSA's signature with openssl ts -verify (timestamps/README.txt)",
+                        t.file, t.checkpoint_size, t.gen_time, t.serial
+                    );
+                }
                 println!(
-                    "bag verifies: {} archives, {} files",
+                    "bag verifies: {} archives, {} files, {} time-stamps",
                     report.archives.len(),
-                    report.files
+                    report.files,
+                    report.timestamps.len()
                 );
             }
             Ok(ExitCode::SUCCESS)
@@ -955,6 +1047,7 @@ fn check_bag(
                 .map_err(|e| fail("data/verifier.key", format!("not a verifier key: {e}")))?
         }
     };
+    report.timestamps = check_timestamps(root, &key)?;
     let mut verifier = SealVerifier::new(key);
     if let Ok(checkpoint) = std::fs::read_to_string(data.join("checkpoint.txt")) {
         verifier
@@ -1027,6 +1120,87 @@ fn check_bag(
         });
     }
     Ok(())
+}
+
+/// The time-stamps of timestamps/: each `.tsr` is a granted response whose
+/// token time-stamps the SHA-256 of its `.txt`, a checkpoint of this log of
+/// the size in the file name. (Their signatures are for openssl.)
+fn check_timestamps(root: &Path, key: &VerifierKey) -> Result<Vec<TimestampCheck>, Failure> {
+    let dir = root.join(TIMESTAMPS_DIR);
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .map_err(|e| fail(TIMESTAMPS_DIR, format!("cannot read: {e}")))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for name in &names {
+        let rel = format!("{TIMESTAMPS_DIR}/{name}");
+        let size = name
+            .strip_prefix("checkpoint-")
+            .and_then(|n| n.strip_suffix(".txt").or_else(|| n.strip_suffix(".tsr")))
+            .and_then(|n| n.parse::<u64>().ok());
+        let Some(size) = size else {
+            if name == "README.txt" {
+                continue;
+            }
+            return Err(fail(rel, "unexpected file among the time-stamps"));
+        };
+        let (txt, tsr) = timestamps::export_names(size);
+        if *name == txt {
+            if !names.contains(&tsr) {
+                return Err(fail(
+                    rel,
+                    format!("no time-stamp ({tsr}) for this checkpoint"),
+                ));
+            }
+            continue;
+        }
+        let txt_rel = format!("{TIMESTAMPS_DIR}/{txt}");
+        let checkpoint = std::fs::read_to_string(dir.join(&txt))
+            .map_err(|e| fail(txt_rel.as_str(), format!("cannot read: {e}")))?;
+        let response = std::fs::read(dir.join(name))
+            .map_err(|e| fail(rel.as_str(), format!("cannot read: {e}")))?;
+        let granted = minutier_timestamp::parse_response(&response)
+            .map_err(|e| fail(rel.as_str(), e.to_string()))?;
+        let digest = Sha256::digest(checkpoint.as_bytes());
+        if granted.info.hash_algorithm != minutier_timestamp::SHA256_OID
+            || granted.info.message_imprint != digest.as_slice()
+        {
+            return Err(fail(
+                rel.as_str(),
+                format!(
+                    "the token time-stamps {}, not {txt} (SHA-256 {})",
+                    hex::encode(&granted.info.message_imprint),
+                    hex::encode(digest)
+                ),
+            ));
+        }
+        let opened =
+            minutier_seal::checkpoint::Checkpoint::open(&checkpoint, key).map_err(|e| {
+                fail(
+                    txt_rel.as_str(),
+                    format!("not a checkpoint of this log: {e}"),
+                )
+            })?;
+        if opened.size != size {
+            return Err(fail(
+                txt_rel.as_str(),
+                format!("is the checkpoint of size {}, not {size}", opened.size),
+            ));
+        }
+        out.push(TimestampCheck {
+            file: rel,
+            checkpoint_size: size,
+            gen_time: granted.info.gen_time.to_string(),
+            serial: granted.info.serial_hex(),
+            tsa_name: granted.info.tsa,
+        });
+    }
+    Ok(out)
 }
 
 /// bag-info.txt's Payload-Oxum, when there is one, must match the payload.

@@ -8,6 +8,7 @@ use minutier_proto::v1::admin_client::AdminClient;
 use minutier_proto::v1::archive_client::ArchiveClient;
 use minutier_proto::v1::lifecycle_client::LifecycleClient;
 use minutier_proto::v1::replication_client::ReplicationClient;
+use minutier_proto::v1::transfer_client::TransferClient;
 use minutier_proto::v1::GetCheckpointRequest;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
@@ -243,4 +244,9 @@ fn error_chain(err: &dyn std::error::Error) -> String {
         source = e.source();
     }
     parts.join(": ")
+}
+
+/// A client of the transfer service (SEDA packages).
+pub async fn connect_transfer(target: &Target) -> anyhow::Result<TransferClient<Channel>> {
+    Ok(TransferClient::new(channel(target).await?))
 }

@@ -340,6 +340,13 @@ fn details(entries: &[Entry]) -> Vec<String> {
                 text_of(&doc["contents_repaired"]),
                 text_of(&doc["replicas_reuploaded"])
             ),
+            RecordKind::Timestamp => format!(
+                "checkpoint of size {} time-stamped at {} by {} (serial {})",
+                text_of(&doc["checkpoint_size"]),
+                text_of(&doc["gen_time"]),
+                text_of(&doc["tsa"]),
+                text_of(&doc["serial"])
+            ),
         };
         if !e.record.kind.is_elimination() && !e.record.kind.is_appliance() && !doc.is_null() {
             before = Some(doc);

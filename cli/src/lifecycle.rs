@@ -39,7 +39,7 @@ fn appraisal_from(args: &RuleArgs, current_start: Option<&str>) -> Option<Apprai
     let (years, action) = (args.retention?, args.final_action?);
     Some(AppraisalRule {
         rule_id: args.appraisal_rule.clone().unwrap_or_default(),
-        duration_years: years,
+        duration_years: Some(years),
         start_date: args
             .retention_start
             .clone()
@@ -54,7 +54,7 @@ fn appraisal_from(args: &RuleArgs, current_start: Option<&str>) -> Option<Apprai
 fn access_from(args: &RuleArgs, current_start: Option<&str>) -> Option<AccessRule> {
     Some(AccessRule {
         rule_id: args.access_rule.clone().unwrap_or_default(),
-        delay_years: args.access_delay?,
+        delay_years: Some(args.access_delay?),
         start_date: args
             .access_start
             .clone()
@@ -160,12 +160,20 @@ fn years(n: u32) -> String {
     format!("{n} year{}", if n == 1 { "" } else { "s" })
 }
 
+/// "10 years", or what an unknown duration means.
+fn known_years(n: Option<u32>) -> String {
+    n.map_or_else(
+        || "duration unknown to this appliance (a rule of the producer's repository)".into(),
+        years,
+    )
+}
+
 /// "10 years from 2026-01-01, ends 2036-01-01, final action destroy (rule APP-1)".
 pub fn describe_retention(rule: Option<&AppraisalRule>) -> String {
     let Some(a) = rule else {
         return "none: kept forever".into();
     };
-    let mut s = years(a.duration_years);
+    let mut s = known_years(a.duration_years);
     if !a.start_date.is_empty() {
         s.push_str(&format!(" from {}", a.start_date));
     }
@@ -184,7 +192,7 @@ pub fn describe_access(rule: Option<&AccessRule>) -> String {
     let Some(a) = rule else {
         return "none: communicable at once".into();
     };
-    let mut s = years(a.delay_years);
+    let mut s = known_years(a.delay_years);
     if !a.start_date.is_empty() {
         s.push_str(&format!(" from {}", a.start_date));
     }
@@ -221,7 +229,7 @@ pub struct RulesJson {
 #[derive(Debug, Serialize)]
 struct AppraisalJson {
     rule_id: String,
-    duration_years: u32,
+    duration_years: Option<u32>,
     start_date: String,
     end_date: String,
     final_action: &'static str,
@@ -230,7 +238,7 @@ struct AppraisalJson {
 #[derive(Debug, Serialize)]
 struct AccessJson {
     rule_id: String,
-    delay_years: u32,
+    delay_years: Option<u32>,
     start_date: String,
     end_date: String,
 }
@@ -505,14 +513,14 @@ mod tests {
         ManagementRules {
             appraisal: Some(AppraisalRule {
                 rule_id: "APP-1".into(),
-                duration_years: 10,
+                duration_years: Some(10),
                 start_date: "2020-03-01".into(),
                 final_action: FinalAction::Destroy as i32,
                 end_date: "2030-03-01".into(),
             }),
             access: Some(AccessRule {
                 rule_id: "AR038".into(),
-                delay_years: 50,
+                delay_years: Some(50),
                 start_date: "2020-03-01".into(),
                 end_date: "2070-03-01".into(),
             }),

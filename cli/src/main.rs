@@ -19,6 +19,8 @@ mod recovery;
 mod replication;
 mod retention;
 mod retrieve;
+mod timestamps;
+mod transfer;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -99,6 +101,34 @@ enum Command {
     },
     /// Print the log's verifier key.
     Key,
+    /// Import a SEDA 2.1/2.2/2.3 ArchiveTransfer package (zip, tar or
+    /// tar.gz): every unit is archived and sealed, or none. Exit 1 when it
+    /// is refused, with the ArchiveTransferReply's reason.
+    #[command(after_help = "Example: minutier import-sip versement.zip --reply atr.xml --seal-dir seals/")]
+    ImportSip {
+        /// The package.
+        #[arg(value_name = "FILE")]
+        package: PathBuf,
+        /// Write the ArchiveTransferReply (XML) to this file.
+        #[arg(long, value_name = "FILE")]
+        reply: Option<PathBuf>,
+        /// Save each archive's seal as DIR/<archive id>.seal.
+        #[arg(long, value_name = "DIR")]
+        seal_dir: Option<PathBuf>,
+    },
+    /// The outcome of a SEDA transfer received earlier (by the transferring
+    /// agency's identifier and the transfer's MessageIdentifier).
+    Transfer {
+        /// The transferring agency's identifier.
+        #[arg(value_name = "AGENCY")]
+        agency: String,
+        /// The transfer's MessageIdentifier.
+        #[arg(value_name = "MESSAGE_ID")]
+        message_identifier: String,
+        /// Write the ArchiveTransferReply (XML) to this file.
+        #[arg(long, value_name = "FILE")]
+        reply: Option<PathBuf>,
+    },
     /// Export documents as a BagIt (RFC 8493) package: content, metadata
     /// (JSON and SEDA 2.3), seals, checkpoint and verifier key.
     Export {
@@ -176,6 +206,25 @@ enum Command {
     /// Retention periods.
     #[command(subcommand)]
     Retention(RetentionCommand),
+    /// List the RFC 3161 time-stamps of the log's checkpoints, each checked
+    /// (checkpoint signature, token imprint, chain), and where timestamping
+    /// stands; with --export, write each time-stamped checkpoint and its
+    /// token for `openssl ts -verify`.
+    #[command(
+        after_help = "Example: minutier timestamps --export ts/ && cd ts && openssl ts -verify \
+                      -data checkpoint-12.txt -in checkpoint-12.tsr -CAfile tsa-ca.pem"
+    )]
+    Timestamps {
+        /// Write checkpoint-<size>.txt (the checkpoint, exactly as
+        /// time-stamped) and checkpoint-<size>.tsr (the TSA's answer) for
+        /// each time-stamp into DIR, created if missing.
+        #[arg(long, value_name = "DIR")]
+        export: Option<PathBuf>,
+        /// Trusted verifier key (or a file containing it); default: the
+        /// server's, which is then not independently checked.
+        #[arg(long, value_name = "VKEY")]
+        key: Option<String>,
+    },
     /// Elimination orders: propose, approve or refuse, execute, and verify
     /// their certificates.
     #[command(subcommand)]
@@ -612,6 +661,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             retrieve::checkpoint(server, json, output.as_deref()).await
         }
         Command::Key => retrieve::key(server, json).await,
+        Command::ImportSip {
+            package,
+            reply,
+            seal_dir,
+        } => {
+            let options = transfer::ImportOptions {
+                reply: reply.as_deref(),
+                seal_dir: seal_dir.as_deref(),
+            };
+            transfer::import(server, json, &package, options).await
+        }
+        Command::Transfer {
+            agency,
+            message_identifier,
+            reply,
+        } => transfer::show(server, json, &agency, &message_identifier, reply.as_deref()).await,
         Command::Export { bag, ids } => bag::export(server, json, &bag, &ids).await,
         Command::VerifyBag { dir, key } => bag::verify(json, &dir, key.as_deref()),
         Command::Verify {
@@ -668,6 +733,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             lifecycle::lift_hold(server, json, &id, &hold_id).await
         }
         Command::History { id, key } => history::history(server, json, &id, key.as_deref()).await,
+        Command::Timestamps { export, key } => {
+            timestamps::run(server, json, export.as_deref(), key.as_deref()).await
+        }
         Command::Journal {
             archive,
             actor,

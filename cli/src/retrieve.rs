@@ -189,6 +189,19 @@ struct MetadataJson {
     file_name: String,
     media_type: String,
     rules: RulesJson,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transfer: Option<TransferJson>,
+}
+
+/// The SEDA transfer an archive arrived in.
+#[derive(Serialize)]
+struct TransferJson {
+    message_identifier: String,
+    transferring_agency: String,
+    unit_id: String,
+    parent_unit_ids: Vec<String>,
+    object_id: String,
+    manifest_archive_id: String,
 }
 
 impl From<ArchiveInfo> for ArchiveJson {
@@ -216,6 +229,14 @@ impl From<DocumentMetadata> for MetadataJson {
     fn from(m: DocumentMetadata) -> Self {
         MetadataJson {
             rules: RulesJson::from(&m.rules.unwrap_or_default()),
+            transfer: m.transfer.map(|t| TransferJson {
+                message_identifier: t.message_identifier,
+                transferring_agency: t.transferring_agency,
+                unit_id: t.unit_id,
+                parent_unit_ids: t.parent_unit_ids,
+                object_id: t.object_id,
+                manifest_archive_id: t.manifest_archive_id,
+            }),
             title: m.title,
             originating_agency: m.originating_agency,
             submission_agency: m.submission_agency,
@@ -278,6 +299,26 @@ fn format_info(info: &ArchiveInfo) -> String {
         ("access", describe_access(rules.access.as_ref())),
     ];
     rows.extend(rules.holds.iter().map(|h| ("hold", describe_hold(h))));
+    if let Some(t) = &m.transfer {
+        let place = match (t.unit_id.as_str(), t.object_id.as_str()) {
+            ("", _) => "its manifest".to_owned(),
+            (unit, "") => format!("unit {unit} (no object: the content is the manifest)"),
+            (unit, object) => format!("unit {unit}, object {object}"),
+        };
+        rows.push((
+            "SEDA transfer",
+            format!(
+                "{} from {}: {place}{}",
+                t.message_identifier,
+                t.transferring_agency,
+                if t.manifest_archive_id.is_empty() {
+                    String::new()
+                } else {
+                    format!("; manifest archived as {}", t.manifest_archive_id)
+                }
+            ),
+        ));
+    }
     rows.extend([
         ("state", info.state.clone()),
         ("elimination", info.elimination_id.clone()),
@@ -527,7 +568,7 @@ mod tests {
                 language: "fr".into(),
                 rules: Some(ManagementRules {
                     appraisal: Some(AppraisalRule {
-                        duration_years: 10,
+                        duration_years: Some(10),
                         start_date: "2026-01-01".into(),
                         end_date: "2036-01-01".into(),
                         final_action: FinalAction::Destroy as i32,

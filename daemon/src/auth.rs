@@ -50,6 +50,9 @@ pub enum Action {
     ReadJournal,
     ReadReplication,
     Scrub,
+    /// Read the RFC 3161 time-stamps of checkpoints and the timestamping
+    /// status.
+    ReadTimestamps,
     IssueCredential,
     RevokeCredential,
     ListCredentials,
@@ -58,7 +61,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 28] = [
         Action::Ingest,
         Action::ReadContent,
         Action::ReadMetadata,
@@ -81,6 +84,7 @@ impl Action {
         Action::ReadJournal,
         Action::ReadReplication,
         Action::Scrub,
+        Action::ReadTimestamps,
         Action::IssueCredential,
         Action::RevokeCredential,
         Action::ListCredentials,
@@ -113,6 +117,7 @@ impl Action {
             Action::ReadJournal => "read the access journal",
             Action::ReadReplication => "read the replication status",
             Action::Scrub => "run a scrub",
+            Action::ReadTimestamps => "read the time-stamps of checkpoints",
             Action::IssueCredential => "issue credentials",
             Action::RevokeCredential => "revoke credentials",
             Action::ListCredentials => "list credentials",
@@ -132,7 +137,9 @@ pub fn allowed(role: Role, action: Action) -> bool {
     use Action::*;
     use Role::*;
     match action {
-        WhoAmI | ReadCheckpoint | ReadProof => true,
+        // Checkpoints, proofs and the time-stamps of checkpoints reveal
+        // nothing of any document: everyone may check the log.
+        WhoAmI | ReadCheckpoint | ReadProof | ReadTimestamps => true,
         Ingest => matches!(role, Archivist | Dms),
         ReadContent | ReadMetadata | List | ReadSeal => {
             matches!(role, Archivist | Dms | Auditor | Controller)
@@ -448,6 +455,32 @@ impl Authenticator {
             .entry((role, format!("{action:?}"), reason.as_str()))
             .or_insert(0) += 1;
         status
+    }
+
+    /// Logs and counts a refusal decided by another front door than the
+    /// gRPC one (the Pastell endpoint's passwords and agencies), so that
+    /// it shows in the same counters. `role` names the kind of caller.
+    pub fn note_refusal(
+        &self,
+        who: &str,
+        role: &str,
+        action: Action,
+        reason: &'static str,
+        message: &str,
+    ) {
+        tracing::warn!(
+            who,
+            action = action.describe(),
+            reason,
+            message,
+            "refused"
+        );
+        *self
+            .refusals
+            .lock()
+            .unwrap()
+            .entry((role.to_owned(), format!("{action:?}"), reason))
+            .or_insert(0) += 1;
     }
 
     /// Refusals so far, by role, action and reason.

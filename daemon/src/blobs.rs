@@ -100,6 +100,13 @@ impl BlobStore {
         Ok(out)
     }
 
+    /// A temporary file in `tmp/` for an upload that is not a blob (a
+    /// package being received); removed when dropped, or at the next start
+    /// after a crash.
+    pub fn spool_file(&self) -> io::Result<tempfile::NamedTempFile> {
+        tempfile::Builder::new().prefix("spool-").tempfile_in(&self.tmp)
+    }
+
     /// Starts a new blob in `tmp/`.
     pub fn writer(&self) -> io::Result<BlobWriter> {
         let n = self.next_tmp.fetch_add(1, Ordering::Relaxed);

@@ -35,6 +35,13 @@ pub struct Config {
     pub server_names: Vec<String>,
     /// Encrypted replication to S3-compatible storage; off when absent.
     pub replication: Option<crate::replication::ReplicationConfig>,
+    /// RFC 3161 time-stamps of checkpoints by a time-stamping authority;
+    /// off when absent.
+    pub timestamping: Option<crate::timestamping::TimestampingConfig>,
+    /// The rules repository: duration in years of each rule a SEDA transfer
+    /// may name without a duration (e.g. `"APP-00001" = 10`). A rule not
+    /// listed is kept with an unknown duration: never due, not communicable.
+    pub rule_durations: std::collections::BTreeMap<String, u32>,
 }
 
 impl Default for Config {
@@ -49,6 +56,8 @@ impl Default for Config {
             max_batch: 1024,
             server_names: default_server_names(),
             replication: None,
+            timestamping: None,
+            rule_durations: Default::default(),
         }
     }
 }
@@ -77,6 +86,19 @@ impl Config {
         }
         if let Some(r) = &self.replication {
             r.validate()?;
+        }
+        if let Some(t) = &self.timestamping {
+            t.validate()?;
+        }
+        if let Some((rule, years)) = self
+            .rule_durations
+            .iter()
+            .find(|(_, y)| **y > crate::metadata::MAX_YEARS)
+        {
+            return Err(format!(
+                "rule_durations: {rule} = {years}; at most {} years",
+                crate::metadata::MAX_YEARS
+            ));
         }
         Ok(())
     }
@@ -113,5 +135,41 @@ mod tests {
         assert_eq!(c.max_batch, 8);
         assert_eq!(c.inline_threshold, 64 << 10);
         assert!(toml::from_str::<Config>("lisen = \"x\"").is_err());
+    }
+
+    #[test]
+    fn timestamping_section() {
+        let c: Config =
+            toml::from_str("[timestamping]\ntsa_url = \"https://tsa.example.fr/tsr\"").unwrap();
+        c.validate().unwrap();
+        let t = c.timestamping.unwrap();
+        assert_eq!(t.interval(), std::time::Duration::from_secs(24 * 3600));
+        assert_eq!(t.timeout(), std::time::Duration::from_secs(30));
+        let invalid = |text: &str| {
+            let c: Config = toml::from_str(text).unwrap();
+            c.validate().unwrap_err()
+        };
+        let e = invalid("[timestamping]\ntsa_url = \"ftp://tsa\"");
+        assert!(e.contains("timestamping.tsa_url"), "{e}");
+        let e = invalid("[timestamping]\ntsa_url = \"http://\"");
+        assert!(e.contains("timestamping.tsa_url"), "{e}");
+        let e = invalid(
+            "[timestamping]\ntsa_url = \"http://t\"\ninterval_hours = 1\ninterval_seconds = 5",
+        );
+        assert!(e.contains("not both"), "{e}");
+        let e = invalid("[timestamping]\ntsa_url = \"http://t\"\ninterval_hours = 0");
+        assert!(e.contains("interval_hours"), "{e}");
+        let e = invalid("[timestamping]\ntsa_url = \"http://t\"\ntimeout_seconds = 0");
+        assert!(e.contains("timeout_seconds"), "{e}");
+        let e = invalid("[timestamping]\ntsa_url = \"http://t\"\nca_file = \"/ca.pem\"");
+        assert!(e.contains("ca_file"), "{e}");
+        let c: Config =
+            toml::from_str("[timestamping]\ntsa_url = \"http://t\"\ninterval_seconds = 2").unwrap();
+        c.validate().unwrap();
+        assert_eq!(
+            c.timestamping.unwrap().interval(),
+            std::time::Duration::from_secs(2)
+        );
+        assert!(toml::from_str::<Config>("[timestamping]\ntsa = \"http://t\"").is_err());
     }
 }

@@ -16,4 +16,5 @@ pub mod replication;
 pub mod sequencer;
 pub mod server;
 pub mod store;
+pub mod timestamping;
 pub mod tls;

@@ -116,6 +116,7 @@ pub fn plan(event: &Event, actor: &Actor, now: u64, view: &dyn View) -> Result<P
             let mut entry = open_archive(view, archive_id, "correct its metadata")?;
             let mut metadata = Metadata::clone(metadata);
             metadata.rules = entry.metadata.rules.clone();
+            metadata.transfer = entry.metadata.transfer.clone();
             metadata.validate()?;
             if metadata == entry.metadata {
                 return Err(Error::InvalidArgument(format!(
@@ -463,21 +464,27 @@ fn wrong_state(order: &EliminationOrder, to: &str) -> Error {
 /// Refuses content whose access rule has not expired.
 fn check_communicable(entry: &ArchiveEntry, today: Date) -> Result<()> {
     let rules = &entry.metadata.rules;
-    match (rules.communicable_from(), &rules.access) {
-        (Some(from), Some(rule)) if today < from => Err(Error::PermissionDenied(format!(
-            "archive {} is not communicable before {from} (access rule{} of {} years from {}); \
+    let Some(rule) = rules.access.as_ref().filter(|_| rules.restricted_on(today)) else {
+        return Ok(());
+    };
+    let named = if rule.rule_id.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", rule.rule_id)
+    };
+    Err(Error::PermissionDenied(match (rules.communicable_from(), rule.delay_years) {
+        (Some(from), Some(years)) => format!(
+            "archive {} is not communicable before {from} (access rule{named} of {years} years from {}); \
              your role may not read it before then",
             entry.archive_id,
-            if rule.rule_id.is_empty() {
-                String::new()
-            } else {
-                format!(" {}", rule.rule_id)
-            },
-            rule.delay_years,
             rule.start_date.map_or("?".into(), |d| d.to_string()),
-        ))),
-        _ => Ok(()),
-    }
+        ),
+        _ => format!(
+            "archive {} is under access rule{named}, whose delay this appliance does not know; \
+             it is not communicable to your role until an archivist sets the delay",
+            entry.archive_id
+        ),
+    }))
 }
 
 /// Every archive, if each may be eliminated by `elimination_id` on `today`;
@@ -545,16 +552,22 @@ fn why_not_eliminable(entry: &ArchiveEntry, elimination_id: &str, today: Date) -
                 "archive {id} is a definitive archive (final action keep): it can never be eliminated, by anyone"
             ))
         }
-        Some(rule) => {
-            let end = rules.retention_end().expect("an appraisal rule has an end");
-            if today < end {
+        Some(rule) => match (rules.retention_end(), rule.duration_years) {
+            (Some(end), Some(years)) if today < end => {
                 return Some(format!(
-                    "the retention period of archive {id} runs until {end} ({} years from {})",
-                    rule.duration_years,
+                    "the retention period of archive {id} runs until {end} ({years} years from {})",
                     rule.start_date.map_or("?".into(), |d| d.to_string())
                 ));
             }
-        }
+            (None, _) | (_, None) => {
+                return Some(format!(
+                    "the duration of appraisal rule {} of archive {id} is not known to this appliance; \
+                     set it with `minutier rules` first",
+                    rule.rule_id
+                ))
+            }
+            _ => {}
+        },
     }
     if let Some(hold) = rules.holds_in_force(today).next() {
         return Some(format!(
@@ -651,7 +664,7 @@ mod tests {
         ManagementRules {
             appraisal: Some(AppraisalRule {
                 rule_id: String::new(),
-                duration_years: years,
+                duration_years: Some(years),
                 start_date: Some(start.parse().unwrap()),
                 final_action: action,
             }),
@@ -825,7 +838,7 @@ mod tests {
             ManagementRules {
                 access: Some(AccessRule {
                     rule_id: "AR048".into(),
-                    delay_years: 50,
+                    delay_years: Some(50),
                     start_date: Some("2000-03-01".parse().unwrap()),
                 }),
                 ..Default::default()

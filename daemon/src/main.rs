@@ -86,6 +86,14 @@ fn run(args: Args) -> anyhow::Result<()> {
             tokio::spawn(replication.clone().run());
             tokio::spawn(opened.service.clone().run_scheduled_scrubs());
         }
+        if let Some(timestamping) = opened.service.timestamping() {
+            println!(
+                "time-stamping checkpoints with {} every {} s",
+                timestamping.tsa_url(),
+                timestamping.status().interval.as_secs()
+            );
+            tokio::spawn(timestamping.clone().run());
+        }
         let served = opened.served();
         let sequencer = opened.sequencer;
         drop(opened.service);

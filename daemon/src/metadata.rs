@@ -44,6 +44,33 @@ pub struct Metadata {
     pub media_type: String,
     #[serde(default, skip_serializing_if = "ManagementRules::is_empty")]
     pub rules: ManagementRules,
+    /// Set by the appliance for archives that arrived in a SEDA transfer;
+    /// never taken from a client, kept through corrections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<TransferLink>,
+}
+
+/// Where an archive stands in the SEDA transfer it arrived in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferLink {
+    /// The transfer's `MessageIdentifier`.
+    pub message_identifier: String,
+    /// The transferring agency's identifier.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub transferring_agency: String,
+    /// `ArchiveUnit@id` in the manifest; empty for the manifest itself.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub unit_id: String,
+    /// The units above it, nearest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parent_unit_ids: Vec<String>,
+    /// `BinaryDataObject@id`; empty for a unit without an object (its
+    /// content is then the manifest that describes it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub object_id: String,
+    /// The archive holding the transfer's manifest; empty for the manifest.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub manifest_archive_id: String,
 }
 
 /// SEDA management rules.
@@ -65,7 +92,10 @@ pub struct ManagementRules {
 pub struct AppraisalRule {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub rule_id: String,
-    pub duration_years: u32,
+    /// None: a rule of the producer's repository whose duration this
+    /// appliance does not know; never due until it is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_years: Option<u32>,
     /// Always set once stored (see [`Metadata::settle`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_date: Option<Date>,
@@ -96,7 +126,9 @@ impl FinalAction {
 pub struct AccessRule {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub rule_id: String,
-    pub delay_years: u32,
+    /// None: unknown to this appliance; not communicable until it is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_years: Option<u32>,
     /// Always set once stored (see [`Metadata::settle`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_date: Option<Date>,
@@ -130,13 +162,25 @@ impl ManagementRules {
     /// The last day of the retention period, if there is one.
     pub fn retention_end(&self) -> Option<Date> {
         let rule = self.appraisal.as_ref()?;
-        Some(rule.start_date?.add_years(rule.duration_years))
+        Some(rule.start_date?.add_years(rule.duration_years?))
     }
 
-    /// The first day the content is communicable to everyone.
+    /// The first day the content is communicable to everyone; None when
+    /// there is no access rule, or its delay is unknown (see
+    /// [`ManagementRules::restricted_on`]).
     pub fn communicable_from(&self) -> Option<Date> {
         let rule = self.access.as_ref()?;
-        Some(rule.start_date?.add_years(rule.delay_years))
+        Some(rule.start_date?.add_years(rule.delay_years?))
+    }
+
+    /// Whether the content is still restricted on `today`: its delay runs,
+    /// or it is a rule whose delay this appliance does not know.
+    pub fn restricted_on(&self, today: Date) -> bool {
+        match &self.access {
+            None => false,
+            Some(rule) if rule.delay_years.is_none() => true,
+            Some(_) => self.communicable_from().is_some_and(|from| today < from),
+        }
     }
 
     /// None: no appraisal rule yet, so kept until one is set.
@@ -265,11 +309,16 @@ impl ManagementRules {
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         };
         if let Some(rule) = &self.appraisal {
-            if rule.duration_years > MAX_YEARS {
-                return bad(format!(
-                    "rules.appraisal.duration_years is {}; at most {MAX_YEARS} years",
-                    rule.duration_years
-                ));
+            match rule.duration_years {
+                Some(years) if years > MAX_YEARS => {
+                    return bad(format!(
+                        "rules.appraisal.duration_years is {years}; at most {MAX_YEARS} years"
+                    ))
+                }
+                None if rule.rule_id.is_empty() => {
+                    return bad("rules.appraisal needs a duration_years or a rule_id".into())
+                }
+                _ => {}
             }
             if !rule_id_ok(&rule.rule_id) {
                 return bad(format!(
@@ -279,11 +328,16 @@ impl ManagementRules {
             }
         }
         if let Some(rule) = &self.access {
-            if rule.delay_years > MAX_YEARS {
-                return bad(format!(
-                    "rules.access.delay_years is {}; at most {MAX_YEARS} years",
-                    rule.delay_years
-                ));
+            match rule.delay_years {
+                Some(years) if years > MAX_YEARS => {
+                    return bad(format!(
+                        "rules.access.delay_years is {years}; at most {MAX_YEARS} years"
+                    ))
+                }
+                None if rule.rule_id.is_empty() => {
+                    return bad("rules.access needs a delay_years or a rule_id".into())
+                }
+                _ => {}
             }
             if !rule_id_ok(&rule.rule_id) {
                 return bad(format!(
@@ -460,13 +514,13 @@ mod tests {
             rules: ManagementRules {
                 appraisal: Some(AppraisalRule {
                     rule_id: String::new(),
-                    duration_years: 10,
+                    duration_years: Some(10),
                     start_date: None,
                     final_action: FinalAction::Destroy,
                 }),
                 access: Some(AccessRule {
                     rule_id: "AR048".into(),
-                    delay_years: 50,
+                    delay_years: Some(50),
                     start_date: Some(d("1990-01-01")),
                 }),
                 holds: vec![],
@@ -499,7 +553,7 @@ mod tests {
         m.language = "fr-FR".into();
         m.rules.access = Some(AccessRule {
             rule_id: String::new(),
-            delay_years: 5000,
+            delay_years: Some(5000),
             start_date: None,
         });
         assert!(m

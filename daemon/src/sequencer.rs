@@ -65,7 +65,8 @@ pub struct NewArchive {
 
 /// What the sequencer is asked to record.
 pub enum Change {
-    Ingest(Box<NewArchive>),
+    /// New archives, recorded together or not at all (a SEDA transfer).
+    Ingest(Vec<NewArchive>),
     Lifecycle {
         event: Event,
         actor: Actor,
@@ -225,7 +226,16 @@ impl Sequencer {
     /// Queues a document and waits until its record is durable and covered
     /// by a signed checkpoint.
     pub async fn ingest(&self, archive: NewArchive) -> Result<Sequenced> {
-        self.submit(Change::Ingest(Box::new(archive))).await
+        self.submit(Change::Ingest(vec![archive])).await
+    }
+
+    /// Queues several documents that are recorded in one batch, all of them
+    /// or none (a transfer's units), in the given order.
+    pub async fn deposit(&self, archives: Vec<NewArchive>) -> Result<Sequenced> {
+        if archives.is_empty() {
+            return Err(Error::InvalidArgument("a deposit needs at least one document".into()));
+        }
+        self.submit(Change::Ingest(archives)).await
     }
 
     /// Records an appliance event (see [`Change::Appliance`]).
@@ -350,6 +360,40 @@ fn replication_items(
         .chain(destroyed.iter().map(|(sha, _)| Item::Forget(*sha)))
         .chain(std::iter::once(Item::Segment { from, to }));
     items.map(|item| (item.key(from), item.value())).collect()
+}
+
+/// Appends a new archive's ingest record to the batch.
+fn ingest(batch: &mut Batch<'_>, new: NewArchive, time: u64) -> (u64, Vec<u8>, ArchiveEntry) {
+    let entry = ArchiveEntry {
+        archive_id: new.archive_id.clone(),
+        metadata_sha256: new.metadata.digest(),
+        metadata: new.metadata,
+        content_sha256: new.content_sha256,
+        size: new.size,
+        stored_size: new.stored_size,
+        blob: new.blob,
+        log_index: batch.frontier.size(),
+        ingested_at: time,
+        actor: new.actor.clone(),
+        record_hash: [0; 32],
+        head_index: 0,
+        record_count: 0,
+        elimination_id: None,
+        eliminated_at: None,
+    };
+    let document = entry.metadata.canonical_json();
+    if let Some(content) = new.inline {
+        batch
+            .commit
+            .inline_blobs
+            .push((new.content_sha256, content));
+    }
+    batch
+        .commit
+        .holders_added
+        .push((new.content_sha256, new.archive_id));
+    batch.ingested.push(new.content_sha256);
+    batch.append(entry, RecordKind::Ingest, document, time, &new.actor)
 }
 
 /// A change applied to the batch, waiting for the commit.
@@ -477,49 +521,26 @@ impl State {
         Option<EliminationOrder>,
     )> {
         match change {
-            Change::Ingest(new) => {
-                let new = *new;
-                if new.blob != BlobLocation::Inline
-                    && !self.files.exists(&new.content_sha256, new.blob)
-                {
+            Change::Ingest(archives) => {
+                // Checked for all before any is appended: all or nothing.
+                if archives.iter().any(|new| {
+                    new.blob != BlobLocation::Inline
+                        && !self.files.exists(&new.content_sha256, new.blob)
+                }) {
                     return Err(Error::Unavailable(
                         "the same content was being destroyed by an elimination at that moment; \
                          nothing was recorded, send the document again"
                             .into(),
                     ));
                 }
-                let entry = ArchiveEntry {
-                    archive_id: new.archive_id.clone(),
-                    metadata_sha256: new.metadata.digest(),
-                    metadata: new.metadata,
-                    content_sha256: new.content_sha256,
-                    size: new.size,
-                    stored_size: new.stored_size,
-                    blob: new.blob,
-                    log_index: batch.frontier.size(),
-                    ingested_at: time,
-                    actor: new.actor.clone(),
-                    record_hash: [0; 32],
-                    head_index: 0,
-                    record_count: 0,
-                    elimination_id: None,
-                    eliminated_at: None,
-                };
-                let document = entry.metadata.canonical_json();
-                if let Some(content) = new.inline {
-                    batch
-                        .commit
-                        .inline_blobs
-                        .push((new.content_sha256, content));
+                let mut records = Vec::with_capacity(archives.len());
+                let mut entries = Vec::with_capacity(archives.len());
+                for new in archives {
+                    let (index, bytes, entry) = ingest(batch, new, time);
+                    records.push((index, bytes));
+                    entries.push(entry);
                 }
-                batch
-                    .commit
-                    .holders_added
-                    .push((new.content_sha256, new.archive_id));
-                batch.ingested.push(new.content_sha256);
-                let (index, bytes, entry) =
-                    batch.append(entry, RecordKind::Ingest, document, time, &new.actor);
-                Ok((vec![(index, bytes)], vec![entry], None))
+                Ok((records, entries, None))
             }
             Change::Appliance {
                 kind,
@@ -971,7 +992,7 @@ mod tests {
         let mut d = doc(n);
         d.metadata.rules.appraisal = Some(crate::metadata::AppraisalRule {
             rule_id: String::new(),
-            duration_years: 1,
+            duration_years: Some(1),
             start_date: Some("2000-01-01".parse().unwrap()),
             final_action: crate::metadata::FinalAction::Destroy,
         });

@@ -13,6 +13,7 @@ use minutier_proto::v1::admin_server::AdminServer;
 use minutier_proto::v1::archive_server::ArchiveServer;
 use minutier_proto::v1::lifecycle_server::LifecycleServer;
 use minutier_proto::v1::replication_server::ReplicationServer;
+use minutier_proto::v1::transfer_server::TransferServer;
 use minutier_seal::note::VerifierKey;
 use tokio::net::TcpListener;
 
@@ -21,10 +22,11 @@ use crate::archive::{ArchiveService, Limits};
 use crate::auth::{Authenticator, Role};
 use crate::blobs::BlobStore;
 use crate::config::Config;
-use crate::grpc::{AdminGrpc, ArchiveGrpc, LifecycleGrpc, ReplicationGrpc, MAX_MESSAGE};
+use crate::grpc::{AdminGrpc, ArchiveGrpc, LifecycleGrpc, ReplicationGrpc, TransferGrpc, MAX_MESSAGE};
 use crate::pki::{write_private, Pki, Subject};
 use crate::replication::Replication;
 use crate::sequencer::{Clock, Sequencer, SystemClock};
+use crate::timestamping::Timestamping;
 use crate::store::{RocksStore, Store};
 use crate::tls;
 
@@ -151,6 +153,20 @@ pub fn open(config: &Config, addr: SocketAddr) -> Result<Opened, StartError> {
         config.max_batch,
         replication.as_ref().map(|r| r.notifier()),
     )?;
+    let timestamping = config
+        .timestamping
+        .as_ref()
+        .map(|t| {
+            Timestamping::open(
+                t,
+                store.clone(),
+                published.clone(),
+                sequencer.clone(),
+                clock.clone(),
+            )
+        })
+        .transpose()
+        .map_err(StartError::Config)?;
     let service = ArchiveService::new(
         store,
         blobs,
@@ -163,7 +179,9 @@ pub fn open(config: &Config, addr: SocketAddr) -> Result<Opened, StartError> {
             inline_threshold: config.inline_threshold,
         },
     )
-    .with_replication(replication);
+    .with_replication(replication)
+    .with_timestamping(timestamping)
+    .with_rule_durations(config.rule_durations.clone());
     Ok(Opened {
         service: Arc::new(service),
         admin,
@@ -243,6 +261,12 @@ pub async fn serve(
         opened.service.clone(),
         opened.auth.clone(),
     ));
+    let transfer = TransferServer::new(TransferGrpc::new(
+        opened.service.clone(),
+        opened.auth.clone(),
+    ))
+    .max_decoding_message_size(MAX_MESSAGE)
+    .max_encoding_message_size(MAX_MESSAGE);
     let archive = ArchiveServer::new(ArchiveGrpc::new(opened.service.clone(), opened.auth))
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE);
@@ -263,6 +287,7 @@ pub async fn serve(
         .add_service(archive)
         .add_service(lifecycle)
         .add_service(replication)
+        .add_service(transfer)
         .add_service(admin)
         .serve_with_incoming_shutdown(tls::incoming(listener, opened.tls), shutdown)
         .await

@@ -1,4 +1,5 @@
-//! TLS for the gRPC port: rustls, TLS 1.2+ with the ring provider.
+//! TLS for the gRPC port (and the Pastell endpoint's HTTPS): rustls, TLS
+//! 1.2+ with the ring provider.
 //!
 //! The handshake asks every client for a certificate and checks that the
 //! client holds its private key, but accepts any certificate (or none):
@@ -65,6 +66,25 @@ pub fn server_config(
         .with_single_cert(certs, key)
         .map_err(|e| format!("server certificate and key do not match: {e}"))?;
     config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(config)
+}
+
+/// TLS for an HTTPS port whose clients authenticate inside HTTP (the
+/// Pastell endpoint): the server certificate, no client certificate
+/// asked, HTTP/1.1.
+pub fn https_config(cert_pem: &str, key_pem: &str) -> Result<ServerConfig, String> {
+    let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("invalid server certificate: {e}"))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+        .map_err(|e| format!("invalid server key: {e}"))?;
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("server certificate and key do not match: {e}"))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }
 

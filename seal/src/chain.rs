@@ -11,9 +11,9 @@
 //! the caller's concern.
 //!
 //! The events that concern the appliance as a whole (scrub runs,
-//! [`RecordKind::is_appliance`]) form one more chain, that of the reserved
-//! archive [`APPLIANCE_ID`], with the same links but none of the document
-//! rules: it starts with any appliance event, has no ingest and no
+//! time-stamps of checkpoints, [`RecordKind::is_appliance`]) form one more
+//! chain, that of the reserved archive [`APPLIANCE_ID`], with the same links
+//! but none of the document rules: it starts with any appliance event, has no ingest and no
 //! tombstone, and its records commit each to their own report.
 
 use crate::hash::{leaf_hash, to_hex};
@@ -580,7 +580,7 @@ mod tests {
                 ReadMetadata => assert!(result.is_ok()),
                 Ingest => assert!(matches!(result, Err(Error::ChainRepeatedIngest { .. }))),
                 // An appliance kind cannot name the archive at all.
-                Scrub => assert!(
+                Scrub | RecordKind::Timestamp => assert!(
                     matches!(&result, Err(Error::ChainRecordInvalid { index: 40, .. })),
                     "{result:?}"
                 ),
@@ -772,8 +772,8 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "record at index 25 of the chain is not a valid record: invalid record encoding at \
-             line 3: `archive`: \"appliance\" is reserved for appliance events (scrub), and kind \
-             ingest concerns one archive, which the record must name"
+             line 3: `archive`: \"appliance\" is reserved for appliance events (scrub, timestamp), \
+             and kind ingest concerns one archive, which the record must name"
         );
         // …and one naming an archive is not the appliance's.
         r.archive_id = ARCHIVE.into();

@@ -7,9 +7,10 @@
 //! `c2sp.org/tlog-proof@v1` file ([`proof`]) that anyone can check offline
 //! with [`verify::SealVerifier`]. The records about one archive form its
 //! lifecycle chain, checked by [`chain::verify_chain`]; events that concern
-//! the appliance as a whole, such as scrub runs, form the chain of the
-//! reserved archive [`record::APPLIANCE_ID`]. When archives are
-//! eliminated, the log signs an [`certificate::EliminationCertificate`].
+//! the appliance as a whole, such as scrub runs and time-stamps of
+//! checkpoints, form the chain of the reserved archive
+//! [`record::APPLIANCE_ID`]. When archives are eliminated, the log signs an
+//! [`certificate::EliminationCertificate`].
 //! The normative description of the formats is `docs/seal-format.md`.
 //!
 //! This crate performs no I/O, reads no clock and draws no random numbers:

@@ -1,8 +1,9 @@
 //! The log entry: one `minutier/record/v1` record per archival event.
 //!
 //! Most events concern one archive. Events that concern the appliance as a
-//! whole, such as a scrub run ([`RecordKind::Scrub`]), name the reserved
-//! archive [`APPLIANCE_ID`] instead ([`RecordKind::is_appliance`]).
+//! whole, such as a scrub run ([`RecordKind::Scrub`]) or a time-stamp of a
+//! checkpoint ([`RecordKind::Timestamp`]), name the reserved archive
+//! [`APPLIANCE_ID`] instead ([`RecordKind::is_appliance`]).
 //!
 //! The encoding is a short line-oriented text, specified normatively in
 //! `docs/seal-format.md`, chosen so an auditor can read a record inside a seal
@@ -75,11 +76,16 @@ pub enum RecordKind {
     /// record names the archive [`APPLIANCE_ID`], and `content-sha256`,
     /// `size` and `metadata-sha256` commit to the scrub report.
     Scrub,
+    /// `timestamp`: a time-stamping authority time-stamped a signed
+    /// checkpoint of the log (RFC 3161). An appliance event, like `scrub`:
+    /// `content-sha256`, `size` and `metadata-sha256` commit to the
+    /// timestamp document, which holds the checkpoint and the token.
+    Timestamp,
 }
 
 impl RecordKind {
     /// Every kind, in the order of the format specification.
-    pub const ALL: [RecordKind; 12] = [
+    pub const ALL: [RecordKind; 13] = [
         RecordKind::Ingest,
         RecordKind::MetadataCorrection,
         RecordKind::RulesChange,
@@ -92,6 +98,7 @@ impl RecordKind {
         RecordKind::EliminationRefused,
         RecordKind::EliminationExecuted,
         RecordKind::Scrub,
+        RecordKind::Timestamp,
     ];
 
     /// The token used in the encoding, e.g. `"ingest"` or `"hold-placed"`.
@@ -109,6 +116,7 @@ impl RecordKind {
             RecordKind::EliminationRefused => "elimination-refused",
             RecordKind::EliminationExecuted => "elimination-executed",
             RecordKind::Scrub => "scrub",
+            RecordKind::Timestamp => "timestamp",
         }
     }
 
@@ -132,10 +140,19 @@ impl RecordKind {
     }
 
     /// Whether the record concerns the appliance as a whole rather than one
-    /// archive: for now only `scrub`. Such a record names the archive
-    /// [`APPLIANCE_ID`], and belongs to the appliance's chain.
+    /// archive: `scrub` and `timestamp`. Such a record names the archive
+    /// [`APPLIANCE_ID`], belongs to the appliance's chain, and commits to
+    /// its own report twice (`metadata-sha256` equals `content-sha256`).
     pub fn is_appliance(self) -> bool {
-        matches!(self, RecordKind::Scrub)
+        matches!(self, RecordKind::Scrub | RecordKind::Timestamp)
+    }
+
+    /// What an appliance record commits to, in the words of messages.
+    fn report_name(self) -> &'static str {
+        match self {
+            RecordKind::Timestamp => "timestamp document",
+            _ => "scrub report",
+        }
     }
 }
 
@@ -320,16 +337,17 @@ pub struct Record {
     /// no control characters, not starting or ending with a space.
     pub actor: String,
     /// SHA-256 of the document's bytes. The same in every record of an
-    /// archive, the elimination tombstone included. For a `scrub` record,
-    /// SHA-256 of the scrub report's canonical JSON
-    /// ([`crate::metadata::canonical_json`]).
+    /// archive, the elimination tombstone included. For an appliance record
+    /// (`scrub`, `timestamp`), SHA-256 of the canonical JSON
+    /// ([`crate::metadata::canonical_json`]) of its report: the scrub
+    /// report, or the timestamp document.
     pub content_sha256: Hash,
     /// Size of the document in bytes, likewise the same in every record.
-    /// For a `scrub` record, the length of the report's canonical JSON.
+    /// For an appliance record, the length of its report's canonical JSON.
     pub size: u64,
     /// [`crate::metadata::digest`] of what the event leaves behind: for
     /// elimination kinds ([`RecordKind::is_elimination`]) the elimination
-    /// order, for a `scrub` record the scrub report (so it equals
+    /// order, for an appliance record its report (so it equals
     /// `content_sha256`), for every other kind the archive's full metadata
     /// (descriptive metadata, management rules and holds), as it stands after
     /// the event.
@@ -409,15 +427,17 @@ fn appliance_kinds() -> String {
 }
 
 /// Checks what the digests of a record of `kind` commit to, where a rule
-/// ties them together: a `scrub` record's `metadata-sha256` and
-/// `content-sha256` are both the SHA-256 of the scrub report.
+/// ties them together: an appliance record's `metadata-sha256` and
+/// `content-sha256` are both the SHA-256 of its report (the scrub report,
+/// the timestamp document).
 fn validate_digests(kind: RecordKind, content: &Hash, metadata: &Hash) -> Result<(), Error> {
-    if kind == RecordKind::Scrub && content != metadata {
+    if kind.is_appliance() && content != metadata {
         return Err(Error::InvalidField {
             field: "metadata-sha256",
             reason: format!(
-                "a scrub record commits to its scrub report twice, so metadata-sha256 equals \
+                "a {kind} record commits to its {} twice, so metadata-sha256 equals \
                  content-sha256 ({}), but it is {}",
+                kind.report_name(),
                 to_hex(content),
                 to_hex(metadata)
             ),
@@ -720,6 +740,7 @@ mod tests {
                 "elimination-refused",
                 "elimination-executed",
                 "scrub",
+                "timestamp",
             ]
         );
         for kind in RecordKind::ALL {
@@ -775,7 +796,7 @@ mod tests {
             .into_iter()
             .filter(|k| k.is_appliance())
             .collect();
-        assert_eq!(appliance, [RecordKind::Scrub]);
+        assert_eq!(appliance, [RecordKind::Scrub, RecordKind::Timestamp]);
         // The classes do not overlap.
         for kind in RecordKind::ALL {
             assert!(!(kind.is_appliance() && (kind.is_access() || kind.is_elimination())));
@@ -813,6 +834,28 @@ mod tests {
         assert_eq!(Record::decode(&next.encode()), Ok(next));
         assert_eq!(APPLIANCE_ID, "appliance");
         assert!(validate_archive_id(APPLIANCE_ID).is_ok());
+    }
+
+    #[test]
+    fn timestamp_records_validate_and_decode() {
+        let scrub = scrub(b"{}", None);
+        let document = br#"{"checkpoint_size":2,"token":"MIIG"}"#;
+        let mut r = self::scrub(document, Some(scrub.leaf_hash()));
+        r.kind = RecordKind::Timestamp;
+        r.actor = "minutierd (timestamping)".into();
+        r.validate().unwrap();
+        let bytes = r.encode();
+        assert!(std::str::from_utf8(&bytes)
+            .unwrap()
+            .starts_with("minutier/record/v1\nkind timestamp\narchive appliance\n"));
+        assert_eq!(Record::decode(&bytes), Ok(r.clone()));
+        let mut other = r.clone();
+        other.archive_id = "01j9z3k8q4m7n2p5r6s8t0v1wx".into();
+        assert!(other
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("kind timestamp concerns the appliance as a whole"));
     }
 
     #[test]
@@ -866,8 +909,8 @@ mod tests {
             }
             let e = r.validate().unwrap_err();
             let reason = format!(
-                "\"appliance\" is reserved for appliance events (scrub), and kind {kind} \
-                 concerns one archive, which the record must name"
+                "\"appliance\" is reserved for appliance events (scrub, timestamp), and kind \
+                 {kind} concerns one archive, which the record must name"
             );
             assert_eq!(
                 e,
@@ -910,6 +953,15 @@ mod tests {
                 to_hex(&r.content_sha256),
                 "09".repeat(32)
             )),
+            "{e}"
+        );
+        // The same rule for a timestamp record, about its document.
+        r.kind = RecordKind::Timestamp;
+        let e = Record::decode(&r.encode()).unwrap_err();
+        assert!(
+            e.to_string().contains(
+                "`metadata-sha256`: a timestamp record commits to its timestamp document twice"
+            ),
             "{e}"
         );
         // Other kinds have no such rule.

@@ -1,7 +1,8 @@
 //! The lifecycle vectors (vectors/lifecycle/, generated independently in
 //! Python): one record of every archive kind in two archives' chains, the
 //! signed elimination certificate of the order that eliminated both, and the
-//! appliance's chain of two scrub records appended to the same log. The Rust
+//! appliance's chain of two scrub records and a timestamp record appended to
+//! the same log. The Rust
 //! encoders must reproduce them byte for byte, and the verifiers must accept
 //! them and refuse their alterations.
 
@@ -59,6 +60,12 @@ const APPLIANCE_RECORDS: [(u64, &[u8], &[u8]); 2] = [
         include_bytes!("vectors/lifecycle/17-scrub-report.json"),
     ),
 ];
+/// The appliance's chain continued: the timestamp record at index 18, the
+/// timestamp document it commits to, and the checkpoint of the 18 records
+/// before it, which the document's token time-stamps.
+const TIMESTAMP_RECORD: &[u8] = include_bytes!("vectors/lifecycle/18-timestamp.txt");
+const TIMESTAMP_DOCUMENT: &[u8] = include_bytes!("vectors/lifecycle/18-timestamp-document.json");
+const CHECKPOINT_18: &str = include_str!("vectors/lifecycle/checkpoint-18.txt");
 const CERTIFICATE: &str = include_str!("vectors/lifecycle/elimination-certificate.txt");
 const CHECKPOINT: &str = include_str!("vectors/checkpoint.txt");
 const CHECKPOINT_4: &str = include_str!("vectors/log/checkpoint-4.txt");
@@ -69,6 +76,10 @@ fn vectors() -> Value {
 
 fn appliance_vectors() -> Value {
     serde_json::from_str(include_str!("vectors/lifecycle/appliance.json")).unwrap()
+}
+
+fn timestamp_vector() -> Value {
+    serde_json::from_str(include_str!("vectors/lifecycle/timestamp.json")).unwrap()
 }
 
 fn appliance_chain() -> Vec<(u64, Vec<u8>)> {
@@ -191,6 +202,11 @@ fn record_vectors_encode_decode_and_hash() {
     for e in appliance_vectors()["entries"].as_array().unwrap() {
         kinds.push(s(&e["fields"]["kind"]).parse().unwrap());
     }
+    kinds.push(
+        s(&timestamp_vector()["entry"]["fields"]["kind"])
+            .parse()
+            .unwrap(),
+    );
     // Every kind has a vector.
     for kind in RecordKind::ALL {
         assert!(kinds.contains(&kind), "no vector for {kind}");
@@ -384,7 +400,7 @@ fn only_read_metadata_after_the_tombstone() {
         match kind {
             RecordKind::ReadMetadata => assert!(result.is_ok()),
             // An appliance kind about an archive is no valid record.
-            RecordKind::Scrub => assert!(
+            RecordKind::Scrub | RecordKind::Timestamp => assert!(
                 matches!(
                     &result,
                     Err(Error::ChainRecordInvalid { index: 16, reason })
@@ -574,6 +590,98 @@ fn scrub_seal_verifies_with_its_report() {
             Err(Error::ContentMismatch { .. })
         ));
     }
+}
+
+#[test]
+fn timestamp_vector_encodes_decodes_and_commits_to_its_document() {
+    let v = timestamp_vector();
+    let e = &v["entry"];
+    assert_eq!(e["index"].as_u64(), Some(18));
+    assert_eq!(s(&e["file"]), "18-timestamp.txt");
+    let expected = record_from_fields(&e["fields"]);
+    expected.validate().unwrap();
+    assert_eq!(expected.kind, RecordKind::Timestamp);
+    assert_eq!(expected.archive_id, APPLIANCE_ID);
+    assert_eq!(expected.encode(), TIMESTAMP_RECORD);
+    assert_eq!(Record::decode(TIMESTAMP_RECORD), Ok(expected.clone()));
+    assert_eq!(to_hex(&leaf_hash(TIMESTAMP_RECORD)), s(&e["leaf_hash"]));
+    // The record commits to the document as a scrub record to its report.
+    let document = &e["document"];
+    assert_eq!(metadata::canonical_json(document), TIMESTAMP_DOCUMENT);
+    assert_eq!(s(&e["document_canonical"]).as_bytes(), TIMESTAMP_DOCUMENT);
+    assert_eq!(expected.content_sha256, sha256(TIMESTAMP_DOCUMENT));
+    assert_eq!(expected.size, TIMESTAMP_DOCUMENT.len() as u64);
+    assert_eq!(expected.metadata_sha256, expected.content_sha256);
+    // The document holds, exactly, the checkpoint of the 18 records before
+    // the timestamp record, with its size and SHA-256.
+    assert_eq!(s(&document["checkpoint"]), CHECKPOINT_18);
+    assert_eq!(document["checkpoint_size"].as_u64(), Some(18));
+    assert_eq!(
+        s(&document["checkpoint_sha256"]),
+        to_hex(&sha256(CHECKPOINT_18.as_bytes()))
+    );
+    // (The token itself is checked in timestamp/tests/vectors.rs, and by
+    // `openssl ts -verify`; see the vectors' README.)
+    assert!(!s(&document["token"]).is_empty());
+}
+
+#[test]
+fn the_timestamped_checkpoint_covers_the_log_before_the_timestamp() {
+    let all: Vec<&[u8]> = RECORDS
+        .iter()
+        .copied()
+        .chain(APPLIANCE_RECORDS.iter().map(|(_, b, _)| *b))
+        .collect();
+    let mut tree = MemoryTree::new();
+    for r in &all {
+        tree.push(leaf_hash(r));
+    }
+    let opened = Checkpoint::open(CHECKPOINT_18, &key()).unwrap();
+    assert_eq!(opened.size, 18);
+    assert_eq!(opened.root, tree.root());
+    // Ed25519 is deterministic: the checkpoint is the one the log signs.
+    let signed = Checkpoint {
+        origin: ORIGIN.into(),
+        size: 18,
+        root: tree.root(),
+        extensions: vec![],
+    }
+    .sign(&signer())
+    .unwrap();
+    assert_eq!(signed, CHECKPOINT_18);
+}
+
+#[test]
+fn the_appliance_chain_runs_from_the_scrubs_to_the_timestamp() {
+    let v = timestamp_vector();
+    let mut records = appliance_chain();
+    records.push((18, TIMESTAMP_RECORD.to_vec()));
+    assert_eq!(
+        v["chain"],
+        serde_json::json!(records.iter().map(|(i, _)| *i).collect::<Vec<_>>())
+    );
+    let links = check(APPLIANCE_ID, &records).unwrap();
+    assert_eq!(links.len(), 3);
+    assert_eq!(links[2].record.kind, RecordKind::Timestamp);
+    assert_eq!(links[2].record.previous, Some(links[1].leaf_hash));
+    // Without the second scrub, the timestamp no longer links.
+    let gapped = [records[0].clone(), records[2].clone()];
+    assert!(matches!(
+        check(APPLIANCE_ID, &gapped),
+        Err(Error::ChainLinkMismatch {
+            index: 18,
+            kind: RecordKind::Timestamp,
+            before_index: 16,
+            ..
+        })
+    ));
+    // A timestamp record about an archive is no valid record.
+    let mut r = Record::decode(TIMESTAMP_RECORD).unwrap();
+    r.archive_id = A.into();
+    assert!(matches!(
+        Record::decode(&r.encode()),
+        Err(Error::InvalidRecord { line: 3, .. })
+    ));
 }
 
 // ---------------------------------------------------------- certificates

@@ -2,10 +2,18 @@
 //! version of the package. `ReplyCode` is `OK` or `KO`; the detail is in
 //! `Operation/Event`: one event per archived unit on success, one event
 //! carrying the rejection code and message on failure.
+//!
+//! [`reply_asalae_at`] words the same reply as As@lae does for its clients
+//! (Pastell), and [`read_header`] reads back the header of a reply made
+//! here.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::error::Rejection;
+use quick_xml::events::Event;
+use quick_xml::name::ResolveResult;
+use quick_xml::NsReader;
+
+use crate::error::{code, Rejection};
 use crate::manifest::{SedaVersion, TransferInfo};
 
 /// A unit the archive accepted, and the identifier it now has there.
@@ -91,17 +99,111 @@ pub fn reply_at(
     reply_identifier: &str,
     date: &str,
 ) -> String {
+    let verdict = match outcome {
+        Ok(units) => Verdict::Accepted(units),
+        Err(r) => Verdict::Refused(Refusal {
+            code: r.code,
+            message: &r.message,
+        }),
+    };
+    render(version, transfer, &verdict, reply_identifier, date, None)
+}
+
+/// Why a transfer was refused, as kept with its outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal<'a> {
+    /// A code of [`crate::code`].
+    pub code: &'a str,
+    pub message: &'a str,
+}
+
+/// The transfer as archived: the archive standing for the whole transfer
+/// (its manifest) and the units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchivedTransfer<'a> {
+    /// Identifier of the transfer's archive here.
+    pub archive_id: &'a str,
+    pub title: &'a str,
+    pub units: &'a [AcceptedUnit],
+}
+
+/// Builds the reply as As@lae words it, for its clients (Pastell's
+/// `as@lae-rest` connector), on top of the SEDA reply of [`reply_at`]:
+///
+/// - `Comment` carries `comment` (the outcome, shown to the user);
+/// - `MessageIdentifier` is the transfer's `MessageIdentifier` (the client
+///   checks it) and `MessageRequestIdentifier` the reply's own identifier;
+/// - `ReplyCode` is `000` for an accepted transfer (`KO` otherwise);
+/// - an accepted transfer's reply holds one archive unit whose
+///   `ArchivalAgencyArchiveUnitIdentifier` is the identifier of the
+///   transfer's archive here.
+pub fn reply_asalae_at(
+    version: SedaVersion,
+    transfer: &TransferInfo,
+    outcome: Result<ArchivedTransfer<'_>, Refusal<'_>>,
+    comment: &str,
+    reply_identifier: &str,
+    date: &str,
+) -> String {
+    let verdict = match &outcome {
+        Ok(t) => Verdict::Accepted(t.units),
+        Err(r) => Verdict::Refused(*r),
+    };
+    let asalae = Asalae {
+        comment,
+        archive: outcome.ok(),
+    };
+    render(
+        version,
+        transfer,
+        &verdict,
+        reply_identifier,
+        date,
+        Some(&asalae),
+    )
+}
+
+/// `ReplyCode` of an accepted transfer for As@lae clients.
+pub const ASALAE_ACCEPTED: &str = "000";
+
+enum Verdict<'a> {
+    Accepted(&'a [AcceptedUnit]),
+    Refused(Refusal<'a>),
+}
+
+struct Asalae<'a> {
+    comment: &'a str,
+    archive: Option<ArchivedTransfer<'a>>,
+}
+
+fn render(
+    version: SedaVersion,
+    transfer: &TransferInfo,
+    verdict: &Verdict<'_>,
+    reply_identifier: &str,
+    date: &str,
+    asalae: Option<&Asalae<'_>>,
+) -> String {
+    let accepted = matches!(verdict, Verdict::Accepted(_));
     let date = escape(date);
+    let reply_id = token(reply_identifier, "ATR");
+    let transfer_id = token(&transfer.message_identifier, "unknown");
+    let (message_identifier, request_identifier) = match asalae {
+        Some(_) => (&transfer_id, &reply_id),
+        None => (&reply_id, &transfer_id),
+    };
     let mut x = String::new();
     x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     x.push_str(&format!(
         "<ArchiveTransferReply xmlns=\"{}\">\n",
         version.namespace()
     ));
+    if let Some(a) = asalae.filter(|a| !a.comment.trim().is_empty()) {
+        x.push_str(&format!("  <Comment>{}</Comment>\n", escape(a.comment)));
+    }
     x.push_str(&format!("  <Date>{date}</Date>\n"));
     x.push_str(&format!(
-        "  <MessageIdentifier>{}</MessageIdentifier>\n",
-        token(reply_identifier, "ATR")
+        "  <MessageIdentifier>{message_identifier}</MessageIdentifier>\n"
     ));
     if !transfer.archival_agreement.trim().is_empty() {
         x.push_str(&format!(
@@ -110,14 +212,36 @@ pub fn reply_at(
         ));
     }
     x.push_str("  <CodeListVersions/>\n");
-    x.push_str(&format!(
-        "  <ReplyCode>{}</ReplyCode>\n",
-        if outcome.is_ok() { "OK" } else { "KO" }
-    ));
+    if let Some(archive) = asalae.and_then(|a| a.archive) {
+        x.push_str("  <DataObjectPackage>\n    <DescriptiveMetadata>\n");
+        x.push_str("      <ArchiveUnit id=\"transfer\">\n        <Content>\n");
+        x.push_str("          <DescriptionLevel>RecordGrp</DescriptionLevel>\n");
+        x.push_str(&format!(
+            "          <Title>{}</Title>\n",
+            escape(if archive.title.trim().is_empty() {
+                archive.archive_id
+            } else {
+                archive.title
+            })
+        ));
+        x.push_str(&format!(
+            "          <ArchivalAgencyArchiveUnitIdentifier>{}</ArchivalAgencyArchiveUnitIdentifier>\n",
+            token(archive.archive_id, "unknown")
+        ));
+        x.push_str("        </Content>\n      </ArchiveUnit>\n");
+        x.push_str("    </DescriptiveMetadata>\n    <ManagementMetadata/>\n");
+        x.push_str("  </DataObjectPackage>\n");
+    }
+    let reply_code = match (accepted, asalae) {
+        (true, Some(_)) => ASALAE_ACCEPTED,
+        (true, None) => "OK",
+        (false, _) => "KO",
+    };
+    x.push_str(&format!("  <ReplyCode>{reply_code}</ReplyCode>\n"));
     x.push_str("  <Operation>\n");
-    match outcome {
-        Ok(units) => {
-            for u in units {
+    match verdict {
+        Verdict::Accepted(units) => {
+            for u in units.iter() {
                 x.push_str("    <Event>\n");
                 x.push_str(&format!(
                     "      <EventIdentifier>{}</EventIdentifier>\n",
@@ -133,7 +257,7 @@ pub fn reply_at(
                 x.push_str("    </Event>\n");
             }
         }
-        Err(r) => {
+        Verdict::Refused(r) => {
             x.push_str("    <Event>\n");
             x.push_str("      <EventTypeCode>CHECK_TRANSFER</EventTypeCode>\n");
             x.push_str(&format!("      <EventDateTime>{date}</EventDateTime>\n"));
@@ -144,17 +268,16 @@ pub fn reply_at(
             ));
             x.push_str(&format!(
                 "      <OutcomeDetailMessage>{}</OutcomeDetailMessage>\n",
-                token(&r.message, r.code)
+                token(r.message, r.code)
             ));
             x.push_str("    </Event>\n");
         }
     }
     x.push_str("  </Operation>\n");
     x.push_str(&format!(
-        "  <MessageRequestIdentifier>{}</MessageRequestIdentifier>\n",
-        token(&transfer.message_identifier, "unknown")
+        "  <MessageRequestIdentifier>{request_identifier}</MessageRequestIdentifier>\n"
     ));
-    if outcome.is_ok() {
+    if accepted {
         x.push_str(&format!("  <GrantDate>{date}</GrantDate>\n"));
     }
     x.push_str(&format!(
@@ -167,4 +290,106 @@ pub fn reply_at(
     ));
     x.push_str("</ArchiveTransferReply>\n");
     x
+}
+
+/// The header of a reply made by [`reply_at`], read back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplyHeader {
+    pub version: Option<SedaVersion>,
+    pub date: String,
+    pub message_identifier: String,
+    pub message_request_identifier: String,
+    pub reply_code: String,
+    pub archival_agreement: String,
+    pub archival_agency: String,
+    pub transferring_agency: String,
+}
+
+impl ReplyHeader {
+    /// The transfer a reply of [`reply_at`] answers, as far as the reply
+    /// names it.
+    pub fn transfer(&self) -> TransferInfo {
+        TransferInfo {
+            message_identifier: self.message_request_identifier.clone(),
+            archival_agreement: self.archival_agreement.clone(),
+            archival_agency: self.archival_agency.clone(),
+            transferring_agency: self.transferring_agency.clone(),
+            ..TransferInfo::default()
+        }
+    }
+}
+
+/// Reads the header of an `ArchiveTransferReply` (no DTD allowed; only the
+/// predefined entities).
+pub fn read_header(xml: &str) -> Result<ReplyHeader, Rejection> {
+    let malformed = |e: String| Rejection::new(code::MALFORMED_MANIFEST, format!("reply: {e}"));
+    let mut reader = NsReader::from_str(xml);
+    reader.config_mut().expand_empty_elements = true;
+    reader.config_mut().check_end_names = true;
+    let mut header = ReplyHeader::default();
+    let mut stack: Vec<String> = Vec::new();
+    let mut text = String::new();
+    loop {
+        let (ns, event) = reader
+            .read_resolved_event()
+            .map_err(|e| malformed(e.to_string()))?;
+        match event {
+            Event::DocType(_) => return Err(malformed("a DOCTYPE is not allowed".into())),
+            Event::Start(e) => {
+                let local = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                if stack.is_empty() {
+                    if local != "ArchiveTransferReply" {
+                        return Err(malformed(format!("root element {local}")));
+                    }
+                    if let ResolveResult::Bound(n) = ns {
+                        header.version =
+                            SedaVersion::from_namespace(&String::from_utf8_lossy(n.as_ref()));
+                    }
+                }
+                stack.push(local);
+                text.clear();
+            }
+            Event::Text(t) => text.push_str(&t.decode().map_err(|e| malformed(e.to_string()))?),
+            Event::CData(t) => text.push_str(&t.decode().map_err(|e| malformed(e.to_string()))?),
+            Event::GeneralRef(r) => {
+                let c = match r.resolve_char_ref().map_err(|e| malformed(e.to_string()))? {
+                    Some(c) => c,
+                    None => match r.decode().map_err(|e| malformed(e.to_string()))?.as_ref() {
+                        "lt" => '<',
+                        "gt" => '>',
+                        "amp" => '&',
+                        "apos" => '\'',
+                        "quot" => '"',
+                        other => return Err(malformed(format!("undeclared entity &{other};"))),
+                    },
+                };
+                text.push(c);
+            }
+            Event::End(_) => {
+                let value = text.trim().to_owned();
+                text.clear();
+                let path: Vec<&str> = stack.iter().map(String::as_str).collect();
+                let h = &mut header;
+                match path.as_slice() {
+                    [_, "Date"] => h.date = value,
+                    [_, "MessageIdentifier"] => h.message_identifier = value,
+                    [_, "MessageRequestIdentifier"] => h.message_request_identifier = value,
+                    [_, "ReplyCode"] => h.reply_code = value,
+                    [_, "ArchivalAgreement"] => h.archival_agreement = value,
+                    [_, "ArchivalAgency", "Identifier"] => h.archival_agency = value,
+                    [_, "TransferringAgency", "Identifier"] => h.transferring_agency = value,
+                    _ => {}
+                }
+                stack.pop();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if header.version.is_none() {
+        return Err(malformed(
+            "not a SEDA 2.1, 2.2 or 2.3 ArchiveTransferReply".into(),
+        ));
+    }
+    Ok(header)
 }

@@ -2,8 +2,12 @@
 //! tar.gz safely ([`Package::open`]), parse its manifest
 //! ([`manifest::parse`]), check every declared file against it
 //! ([`Package::plan`]) and answer with an `ArchiveTransferReply`
-//! ([`atr::reply`]). Pure: files in, values out.
+//! ([`atr::reply`]), preceded if asked by an `Acknowledgement`
+//! ([`ack::acknowledgement`]). A manifest sent apart from an archive of
+//! its files opens with [`Package::open_split`]. Pure: files in, values
+//! out.
 
+pub mod ack;
 pub mod atr;
 pub mod error;
 pub mod manifest;
@@ -13,7 +17,7 @@ pub mod plan;
 pub use atr::AcceptedUnit;
 pub use error::{code, Rejection};
 pub use manifest::{Manifest, SedaVersion, TransferInfo};
-pub use package::{check_path, Entry, Format, Limits, Package};
+pub use package::{check_path, Entry, Format, Limits, Package, SPLIT_MANIFEST_NAME};
 pub use plan::{
     check_file, AccessRule, AppraisalRule, DigestAlgorithm, FinalAction, Hold, ManifestDocument,
     Outcome, PlannedDocument, PlannedUnit, Rules, TransferPlan, UnitMetadata,

@@ -68,9 +68,16 @@ pub struct Package {
     limits: Limits,
     entries: Vec<Entry>,
     manifest_name: String,
+    /// The manifest is the entry `manifest_name` of the package (always,
+    /// unless the package was opened with [`Package::open_split`] and holds
+    /// no copy of it).
+    manifest_in_package: bool,
     manifest: Vec<u8>,
     other_candidates: Vec<String>,
 }
+
+/// Name given to a manifest received apart from its files.
+pub const SPLIT_MANIFEST_NAME: &str = "manifest.xml";
 
 fn unreadable(path: &Path, e: impl std::fmt::Display) -> Rejection {
     Rejection::new(
@@ -180,31 +187,45 @@ fn normalise(raw: &str) -> (String, bool) {
     (name.to_string(), is_dir)
 }
 
+/// Detects the format and lists the entries under `limits`, refusing
+/// duplicate names.
+fn list(path: &Path, limits: &Limits) -> Result<(Format, Vec<Entry>), Rejection> {
+    let format = detect(path)?;
+    let entries = match format {
+        Format::Zip => list_zip(path, limits)?,
+        Format::Tar | Format::TarGz => list_tar(path, format, limits)?,
+    };
+    let mut seen = HashSet::new();
+    for e in &entries {
+        if !seen.insert(e.name.as_str()) {
+            return Err(Rejection::new(
+                code::DUPLICATE_ENTRY,
+                format!("entry {:?} appears more than once", e.name),
+            ));
+        }
+    }
+    Ok((format, entries))
+}
+
+/// Files at the root whose name ends in `.xml`, by name: the candidate
+/// manifests.
+fn root_xml(entries: &[Entry]) -> Vec<&Entry> {
+    let mut candidates: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| {
+            !e.is_dir && !e.name.contains('/') && e.name.to_ascii_lowercase().ends_with(".xml")
+        })
+        .collect();
+    candidates.sort_by(|a, b| a.name.cmp(&b.name));
+    candidates
+}
+
 impl Package {
     /// Opens `path`, lists it under `limits`, and reads its manifest.
     pub fn open(path: impl AsRef<Path>, limits: Limits) -> Result<Package, Rejection> {
         let path = path.as_ref();
-        let format = detect(path)?;
-        let entries = match format {
-            Format::Zip => list_zip(path, &limits)?,
-            Format::Tar | Format::TarGz => list_tar(path, format, &limits)?,
-        };
-        let mut seen = HashSet::new();
-        for e in &entries {
-            if !seen.insert(e.name.as_str()) {
-                return Err(Rejection::new(
-                    code::DUPLICATE_ENTRY,
-                    format!("entry {:?} appears more than once", e.name),
-                ));
-            }
-        }
-        let mut candidates: Vec<&Entry> = entries
-            .iter()
-            .filter(|e| {
-                !e.is_dir && !e.name.contains('/') && e.name.to_ascii_lowercase().ends_with(".xml")
-            })
-            .collect();
-        candidates.sort_by(|a, b| a.name.cmp(&b.name));
+        let (format, entries) = list(path, &limits)?;
+        let candidates = root_xml(&entries);
         let manifest_entry = match candidates.as_slice() {
             [] => {
                 return Err(Rejection::new(
@@ -245,6 +266,7 @@ impl Package {
             limits,
             entries,
             manifest_name,
+            manifest_in_package: true,
             manifest: Vec::new(),
             other_candidates,
         };
@@ -252,6 +274,67 @@ impl Package {
         let mut bytes = Vec::new();
         pkg.read_entry(&name, |r| r.read_to_end(&mut bytes).map(|_| ()))?;
         pkg.manifest = bytes;
+        Ok(pkg)
+    }
+
+    /// Opens a package whose manifest came apart from its files (As@lae
+    /// and Pastell send the manifest, then an archive of the files):
+    /// `path` (zip, tar or tar.gz) is listed and checked under `limits`
+    /// exactly as by [`Package::open`], and `manifest` is the manifest.
+    ///
+    /// The archive need not hold the manifest. A copy of it at the root
+    /// (same bytes) is accepted and treated as the manifest entry; any
+    /// other file must be declared by the manifest, as in a whole package.
+    pub fn open_split(
+        path: impl AsRef<Path>,
+        manifest: Vec<u8>,
+        limits: Limits,
+    ) -> Result<Package, Rejection> {
+        let path = path.as_ref();
+        if manifest.len() as u64 > limits.max_manifest_size {
+            return Err(bomb(format!(
+                "the manifest is {} bytes, more than {}",
+                manifest.len(),
+                limits.max_manifest_size
+            )));
+        }
+        let (format, entries) = list(path, &limits)?;
+        let mut pkg = Package {
+            path: path.to_path_buf(),
+            format,
+            limits,
+            manifest_name: SPLIT_MANIFEST_NAME.to_owned(),
+            manifest_in_package: false,
+            manifest,
+            other_candidates: Vec::new(),
+            entries: Vec::new(),
+        };
+        let candidates: Vec<String> = root_xml(&entries)
+            .into_iter()
+            .map(|e| e.name.clone())
+            .collect();
+        pkg.entries = entries;
+        // A copy of the manifest among the candidates, read only when its
+        // size matches.
+        let size_of = |name: &str| pkg.entries.iter().find(|e| e.name == name).map(|e| e.size);
+        let mut copy = None;
+        for name in &candidates {
+            if size_of(name) != Some(pkg.manifest.len() as u64) {
+                continue;
+            }
+            let mut bytes = Vec::with_capacity(pkg.manifest.len());
+            pkg.read_entry(name, |r| r.read_to_end(&mut bytes).map(|_| ()))?;
+            if bytes == pkg.manifest {
+                copy = Some(name.clone());
+                break;
+            }
+        }
+        // Any other XML file at the root is an ordinary file: declared, or
+        // refused as undeclared.
+        if let Some(name) = copy {
+            pkg.manifest_name = name;
+            pkg.manifest_in_package = true;
+        }
         Ok(pkg)
     }
 
@@ -272,9 +355,17 @@ impl Package {
         &self.entries
     }
 
-    /// Name of the manifest entry (e.g. `manifest.xml`).
+    /// Name of the manifest entry (e.g. `manifest.xml`); for a manifest
+    /// received apart from its files and not found in the archive,
+    /// [`SPLIT_MANIFEST_NAME`].
     pub fn manifest_name(&self) -> &str {
         &self.manifest_name
+    }
+
+    /// Whether the entry `name` of the package is the manifest itself
+    /// (then it is neither a candidate manifest nor an undeclared file).
+    pub fn is_manifest_entry(&self, name: &str) -> bool {
+        self.manifest_in_package && name == self.manifest_name
     }
 
     /// The manifest, as found in the package.

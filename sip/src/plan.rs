@@ -485,7 +485,7 @@ fn validate(pkg: &Package, m: &Manifest) -> Result<TransferPlan, Rejection> {
         }
     }
     for e in pkg.entries() {
-        if !e.is_dir && e.name != pkg.manifest_name() && !by_path.contains_key(&e.name) {
+        if !e.is_dir && !pkg.is_manifest_entry(&e.name) && !by_path.contains_key(&e.name) {
             return Err(Rejection::new(
                 code::UNDECLARED_FILE,
                 format!(

@@ -2,30 +2,10 @@
 
 mod common;
 
-use std::process::Command;
+use common::xmllint;
 
 use minutier_sip::atr::{self, AcceptedUnit};
 use minutier_sip::{code, Limits, Package, Rejection, SedaVersion, TransferInfo};
-
-fn xmllint(xml: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("atr.xml");
-    std::fs::write(&file, xml).unwrap();
-    let schema = common::seda_dir().join("schema/seda-2.3-main.xsd");
-    let out = Command::new("xmllint")
-        .arg("--noout")
-        .arg("--nonet")
-        .arg("--schema")
-        .arg(&schema)
-        .arg(&file)
-        .output()
-        .expect("xmllint (Debian package libxml2-utils) must be installed");
-    assert!(
-        out.status.success(),
-        "xmllint rejects the reply:\n{}\n{xml}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn transfer() -> TransferInfo {
     TransferInfo {

@@ -11,6 +11,7 @@ use minutier_proto::v1 as pb;
 use minutier_proto::v1::admin_client::AdminClient;
 use minutier_proto::v1::archive_client::ArchiveClient;
 use minutier_proto::v1::ingest_request::Part;
+use minutier_proto::v1::replication_client::ReplicationClient;
 use tonic::transport::Channel;
 use tonic::Code;
 
@@ -29,6 +30,7 @@ enum Rpc {
     ListCredentials,
     Status,
     WhoAmI,
+    GetTimestamps,
 }
 
 use Rpc::*;
@@ -49,6 +51,7 @@ const TABLE: &[(Rpc, [bool; 5])] = &[
     (ListCredentials, [false, false, false, false, true]),
     (Status, [false, false, false, false, true]),
     (WhoAmI, [true, true, true, true, true]),
+    (GetTimestamps, [true, true, true, true, true]),
 ];
 const ROLES: [&str; 5] = ["archivist", "dms", "auditor", "controller", "admin"];
 
@@ -78,6 +81,7 @@ async fn call(
     throwaway: &str,
 ) -> Result<(), tonic::Status> {
     let mut archive = ArchiveClient::new(channel.clone());
+    let mut replication = ReplicationClient::new(channel.clone());
     let mut admin = AdminClient::new(channel);
     let id = archive_id.to_owned();
     match rpc {
@@ -142,6 +146,10 @@ async fn call(
             .map(drop),
         Status => admin.status(pb::StatusRequest {}).await.map(drop),
         WhoAmI => admin.who_am_i(pb::WhoAmIRequest {}).await.map(drop),
+        GetTimestamps => replication
+            .get_timestamps(pb::GetTimestampsRequest::default())
+            .await
+            .map(drop),
     }
 }
 

@@ -199,6 +199,7 @@ fn metadata_for(args: &IngestArgs, path: &Path) -> DocumentMetadata {
         language: args.seda.language.clone().unwrap_or_default(),
         custodial_history: args.seda.custodial_history.clone().unwrap_or_default(),
         rules: crate::lifecycle::new_rules(&args.rules),
+        transfer: None,
     }
 }
 

@@ -2,9 +2,11 @@
 //! Ingest and reads are here; the lifecycle (corrections, rules, holds,
 //! eliminations, history, journal) is in `lifecycle.rs`.
 
+mod import;
 mod lifecycle;
 mod upkeep;
 
+pub use import::{AgencyCheck, ImportReport, ImportedArchive, SipSource, TransferOutcome};
 pub use lifecycle::{DueArchives, History, HistoryEntry, JournalEntry, JournalFilter};
 
 use std::io::Read;
@@ -22,6 +24,7 @@ use crate::blobs::{BlobStore, PlacedBlob, StagedBlob};
 use crate::error::{Error, Result};
 use crate::model::{new_archive_id, ArchiveEntry, BlobLocation, Metadata};
 use crate::replication::Replication;
+use crate::timestamping::Timestamping;
 use crate::sequencer::{Clock, NewArchive, Published, Sequencer, SignedCheckpoint};
 use crate::store::{self, ListFilter, Store, TreeReader};
 
@@ -67,6 +70,10 @@ pub struct ArchiveService {
     clock: Arc<dyn Clock>,
     limits: Limits,
     replication: Option<Arc<Replication>>,
+    timestamping: Option<Arc<Timestamping>>,
+    /// Durations of the rules of producers' repositories (rule id to
+    /// years), applied to SEDA transfers that name a rule without one.
+    rule_durations: Arc<std::collections::BTreeMap<String, u32>>,
 }
 
 impl ArchiveService {
@@ -88,7 +95,15 @@ impl ArchiveService {
             clock,
             limits,
             replication: None,
+            timestamping: None,
+            rule_durations: Arc::default(),
         }
+    }
+
+    /// Sets the rules repository applied to SEDA transfers.
+    pub fn with_rule_durations(mut self, durations: std::collections::BTreeMap<String, u32>) -> Self {
+        self.rule_durations = Arc::new(durations);
+        self
     }
 
     /// Turns on replication (status, scrub repairs from replicas).
@@ -99,6 +114,16 @@ impl ArchiveService {
 
     pub fn replication(&self) -> Option<&Arc<Replication>> {
         self.replication.as_ref()
+    }
+
+    /// Turns on the time-stamping of checkpoints (its status, for reads).
+    pub fn with_timestamping(mut self, timestamping: Option<Arc<Timestamping>>) -> Self {
+        self.timestamping = timestamping;
+        self
+    }
+
+    pub fn timestamping(&self) -> Option<&Arc<Timestamping>> {
+        self.timestamping.as_ref()
     }
 
     /// The key that verifies this log's checkpoints.

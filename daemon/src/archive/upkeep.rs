@@ -1,4 +1,5 @@
-//! Upkeep: scrubs (on demand and on schedule) and replication status.
+//! Upkeep: scrubs (on demand and on schedule), replication status, and the
+//! time-stamps of checkpoints.
 
 use std::sync::Arc;
 
@@ -7,6 +8,11 @@ use minutier_seal::record::RecordKind;
 use super::ArchiveService;
 use crate::error::{Error, Result};
 use crate::replication::{self, ReplicationStatus, ScrubReport};
+use crate::timestamping::{self, TimestampEntry};
+
+/// Most timestamp records returned by one [`ArchiveService::timestamps`]
+/// call.
+pub const MAX_TIMESTAMPS: usize = 500;
 
 /// Who scheduled scrubs are recorded as.
 const SCHEDULER: &str = "minutierd (scheduled scrub)";
@@ -62,5 +68,23 @@ impl ArchiveService {
                 )
             })?
             .status(archive_id)
+    }
+
+    /// The timestamp records of the log (time-stamps of checkpoints) at
+    /// index `from` or later, oldest first, at most `limit` (1 to
+    /// [`MAX_TIMESTAMPS`]); and where the next page starts, if there is one.
+    /// Only records covered by the latest checkpoint are listed.
+    pub fn timestamps(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> Result<(Vec<TimestampEntry>, Option<u64>)> {
+        let below = self.latest_checkpoint()?.size;
+        timestamping::list(
+            self.store.as_ref(),
+            from,
+            below,
+            limit.clamp(1, MAX_TIMESTAMPS),
+        )
     }
 }

@@ -32,6 +32,7 @@ pub fn metadata_from_wire(m: Option<pb::DocumentMetadata>) -> Result<Metadata, E
         file_name: m.file_name,
         media_type: m.media_type,
         rules: rules_from_wire(m.rules)?,
+        transfer: None,
     })
 }
 
@@ -128,6 +129,14 @@ pub fn metadata_to_wire(m: &Metadata) -> pb::DocumentMetadata {
         file_name: m.file_name.clone(),
         media_type: m.media_type.clone(),
         rules: Some(rules_to_wire(&m.rules)),
+        transfer: m.transfer.as_ref().map(|t| pb::TransferLink {
+            message_identifier: t.message_identifier.clone(),
+            transferring_agency: t.transferring_agency.clone(),
+            unit_id: t.unit_id.clone(),
+            parent_unit_ids: t.parent_unit_ids.clone(),
+            object_id: t.object_id.clone(),
+            manifest_archive_id: t.manifest_archive_id.clone(),
+        }),
     }
 }
 

@@ -6,9 +6,11 @@
 mod convert;
 mod lifecycle;
 mod replication;
+mod transfer;
 
 pub use lifecycle::LifecycleGrpc;
 pub use replication::ReplicationGrpc;
+pub use transfer::TransferGrpc;
 
 use std::pin::Pin;
 use std::sync::Arc;

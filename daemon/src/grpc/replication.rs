@@ -1,4 +1,5 @@
-//! The `minutier.v1.Replication` service.
+//! The `minutier.v1.Replication` service: replication status, scrubs, and
+//! the time-stamps of checkpoints.
 
 use std::sync::Arc;
 
@@ -97,6 +98,61 @@ impl Replication for ReplicationGrpc {
             local_orphans_removed: report.local_orphans_removed,
             queued: report.queued,
             replication: report.replication,
+        }))
+    }
+
+    async fn get_timestamps(
+        &self,
+        request: Request<pb::GetTimestampsRequest>,
+    ) -> Result<Response<pb::GetTimestampsResponse>, Status> {
+        authorize(&self.auth, &request, Action::ReadTimestamps)?;
+        let req = request.into_inner();
+        let limit = match req.limit {
+            0 => 100,
+            n => n as usize,
+        };
+        let (entries, next) = self.service.timestamps(req.from_index, limit)?;
+        let time = |t: Option<u64>| t.map(|t| Timestamp(t).to_string()).unwrap_or_default();
+        let status = match self.service.timestamping() {
+            None => pb::TimestampingStatus::default(),
+            Some(t) => {
+                let s = t.status();
+                let (last_error_at, last_error) = s
+                    .last_error
+                    .map(|(at, e)| (Timestamp(at).to_string(), e))
+                    .unwrap_or_default();
+                pb::TimestampingStatus {
+                    enabled: true,
+                    tsa_url: s.tsa_url,
+                    interval_seconds: s.interval.as_secs(),
+                    last_attempt_at: time(s.last_attempt_at),
+                    last_success_at: time(s.last_success_at),
+                    last_timestamped_size: s.last_timestamped_size.unwrap_or(0),
+                    last_error,
+                    last_error_at,
+                    consecutive_failures: s.consecutive_failures,
+                    next_attempt_at: time(s.next_attempt_at),
+                }
+            }
+        };
+        Ok(Response::new(pb::GetTimestampsResponse {
+            timestamps: entries
+                .into_iter()
+                .map(|e| pb::CheckpointTimestamp {
+                    log_index: e.log_index,
+                    record: e.record,
+                    document: e.document_json,
+                    recorded_at: e.recorded_at.to_string(),
+                    checkpoint_size: e.document.checkpoint_size,
+                    checkpoint: e.document.checkpoint,
+                    token: e.token,
+                    gen_time: e.document.gen_time,
+                    serial: e.document.serial,
+                    tsa: e.document.tsa,
+                })
+                .collect(),
+            next_index: next.unwrap_or(0),
+            status: Some(status),
         }))
     }
 }

@@ -175,7 +175,7 @@ mod tests {
             };
             metadata.rules.appraisal = Some(AppraisalRule {
                 rule_id: String::new(),
-                duration_years: 1,
+                duration_years: Some(1),
                 start_date: Some("2000-01-01".parse().unwrap()),
                 final_action: FinalAction::Destroy,
             });

@@ -19,6 +19,7 @@ struct Inner {
     checkpoints: BTreeMap<u64, String>,
     blobs: BTreeMap<Hash, Vec<u8>>,
     credentials: BTreeMap<String, Credential>,
+    transfers: BTreeMap<String, Vec<u8>>,
     history: BTreeSet<(String, u64)>,
     journal: BTreeSet<u64>,
     documents: BTreeMap<Hash, Vec<u8>>,
@@ -228,6 +229,16 @@ impl Store for MemoryStore {
             .unwrap()
             .blobs
             .insert(*sha256, content.to_vec());
+        Ok(())
+    }
+
+    fn transfer(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.0.read().unwrap().transfers.get(key).cloned())
+    }
+
+    fn put_transfer(&self, key: &str, outcome: &[u8]) -> Result<()> {
+        let mut inner = self.0.write().unwrap();
+        inner.transfers.insert(key.to_owned(), outcome.to_vec());
         Ok(())
     }
 

@@ -151,6 +151,10 @@ pub trait Store: Send + Sync + 'static {
     fn put_credentials(&self, credentials: &[Credential]) -> Result<()>;
     /// Every credential in the registry.
     fn credentials(&self) -> Result<Vec<Credential>>;
+    /// The outcome of a SEDA transfer (see `archive::import`), by key.
+    fn transfer(&self, key: &str) -> Result<Option<Vec<u8>>>;
+    /// Records or replaces a transfer's outcome, durably.
+    fn put_transfer(&self, key: &str, outcome: &[u8]) -> Result<()>;
 }
 
 /// Reads the tree through a store, for proof generation.

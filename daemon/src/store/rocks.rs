@@ -32,6 +32,9 @@ const CF_ELIMINATIONS: &str = "eliminations";
 const CF_HOLDERS: &str = "holders";
 /// Replication: queue items and what the bucket holds (replication module).
 const CF_REPLICATION: &str = "replication";
+/// Outcomes of SEDA transfers, accepted or rejected, by agency and message
+/// identifier: what a transferring system asks for afterwards.
+const CF_TRANSFERS: &str = "transfers";
 
 const META_ORIGIN: &[u8] = b"origin";
 const META_TREE_SIZE: &[u8] = b"tree-size";
@@ -149,6 +152,7 @@ impl RocksStore {
             cf(CF_ELIMINATIONS, true, false),
             cf(CF_HOLDERS, true, false),
             cf(CF_REPLICATION, true, false),
+            cf(CF_TRANSFERS, true, false),
         ];
         let db = DB::open_cf_descriptors(&db_opts, path, cfs)?;
         Ok(RocksStore {
@@ -494,6 +498,16 @@ impl Store for RocksStore {
                     .map_err(|e| Error::Storage(format!("corrupt credential record: {e}")))
             })
             .collect()
+    }
+
+    fn transfer(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(self.cf(CF_TRANSFERS), key.as_bytes())?)
+    }
+
+    fn put_transfer(&self, key: &str, outcome: &[u8]) -> Result<()> {
+        let mut b = WriteBatch::default();
+        b.put_cf(self.cf(CF_TRANSFERS), key.as_bytes(), outcome);
+        self.write_synced(b)
     }
 }
 

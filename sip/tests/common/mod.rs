@@ -14,6 +14,27 @@ pub fn seda_dir() -> PathBuf {
     }
 }
 
+/// Validates `xml` against the SEDA 2.3 schema with xmllint.
+pub fn xmllint(xml: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("message.xml");
+    std::fs::write(&file, xml).unwrap();
+    let schema = seda_dir().join("schema/seda-2.3-main.xsd");
+    let out = std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--nonet")
+        .arg("--schema")
+        .arg(&schema)
+        .arg(&file)
+        .output()
+        .expect("xmllint (Debian package libxml2-utils) must be installed");
+    assert!(
+        out.status.success(),
+        "xmllint rejects the message:\n{}\n{xml}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub fn sha256_hex(b: &[u8]) -> String {
     hex::encode(Sha256::digest(b))
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod garage;
+pub mod tsa;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

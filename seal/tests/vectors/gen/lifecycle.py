@@ -161,3 +161,97 @@ appliance = {
 json.dump(appliance, open("lifecycle/appliance.json", "w", encoding="utf-8"), ensure_ascii=False, indent=1)
 open("lifecycle/appliance.json", "a").write("\n")
 print(note)
+
+# A time-stamp of the checkpoint of those 18 records (indices 0 to 17), recorded as the appliance event at index 18,
+# chained after the second scrub: the appliance's timestamp record commits to its timestamp document (canonical JSON:
+# the checkpoint's size, exact text and SHA-256, the TSA's URL, the RFC 3161 token in base64, its genTime and
+# serial), like a scrub record to its report. The token comes from a throwaway TSA, `openssl ts -reply` with its
+# clock set by `faketime` (Debian package faketime), whose CA certificate is tsa-ca.pem; the key is thrown away.
+# An existing token is kept as long as `openssl ts -verify` still accepts it for the checkpoint, so that running
+# this again changes nothing. Check it by hand:
+#   openssl ts -verify -data checkpoint-18.txt -in 18-timestamp.tst -token_in -CAfile tsa-ca.pem
+import os, re, subprocess, tempfile, datetime
+def mth(ls):
+    n = len(ls)
+    if n == 0: return hashlib.sha256(b"").digest()
+    if n == 1: return hashlib.sha256(b"\x00" + ls[0]).digest()
+    k = 1
+    while k * 2 < n: k *= 2
+    return hashlib.sha256(b"\x01" + mth(ls[:k]) + mth(ls[k:])).digest()
+log_bytes = [enc(r) for r, _ in log] + [enc(e["fields"]) for e in appliance_entries]
+cp_body = f"{origin}\n{len(log_bytes)}\n{base64.b64encode(mth(log_bytes)).decode()}\n"
+checkpoint_18 = cp_body + "\n\u2014 " + origin + " " + base64.b64encode(kid + sk.sign(cp_body.encode())).decode() + "\n"
+open("lifecycle/checkpoint-18.txt", "w", encoding="utf-8", newline="\n").write(checkpoint_18)
+TSA_TIME = "2028-03-01 02:59:59"
+def sh(*args, **kw): return subprocess.run(args, check=True, capture_output=True, **kw)
+def token_verifies():
+    if not (os.path.exists("lifecycle/18-timestamp.tst") and os.path.exists("lifecycle/tsa-ca.pem")): return False
+    return subprocess.run(["openssl", "ts", "-verify", "-data", "lifecycle/checkpoint-18.txt", "-in",
+                           "lifecycle/18-timestamp.tst", "-token_in", "-CAfile", "lifecycle/tsa-ca.pem"],
+                          capture_output=True).returncode == 0
+if not token_verifies():
+    with tempfile.TemporaryDirectory() as d:
+        sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+           "-keyout", f"{d}/ca.key", "-out", f"{d}/ca.pem", "-days", "36500",
+           "-subj", "/O=Mairie d'Exemple (test)/CN=Test TSA CA",
+           "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        sh("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+           "-keyout", f"{d}/tsa.key", "-out", f"{d}/tsa.csr", "-subj", "/O=Mairie d'Exemple (test)/CN=Test TSA")
+        open(f"{d}/ext.cnf", "w").write("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                                        "extendedKeyUsage=critical,timeStamping\n")
+        sh("openssl", "x509", "-req", "-in", f"{d}/tsa.csr", "-CA", f"{d}/ca.pem", "-CAkey", f"{d}/ca.key",
+           "-CAcreateserial", "-CAserial", f"{d}/ca.srl", "-out", f"{d}/tsa.pem", "-days", "36500",
+           "-extfile", f"{d}/ext.cnf")
+        open(f"{d}/serial", "w").write("2028\n")
+        open(f"{d}/ts.cnf", "w").write(f"""[ tsa ]
+default_tsa = tsa_config
+[ tsa_config ]
+serial = {d}/serial
+crypto_device = builtin
+signer_cert = {d}/tsa.pem
+certs = {d}/ca.pem
+signer_key = {d}/tsa.key
+signer_digest = sha256
+default_policy = 1.3.6.1.4.1.99999.3161.1
+digests = sha256
+accuracy = secs:1
+clock_precision_digits = 3
+ordering = no
+tsa_name = yes
+ess_cert_id_chain = no
+ess_cert_id_alg = sha256
+""")
+        sh("openssl", "ts", "-query", "-data", "lifecycle/checkpoint-18.txt", "-sha256", "-cert", "-out", f"{d}/q.tsq")
+        sh("faketime", TSA_TIME, "openssl", "ts", "-reply", "-config", f"{d}/ts.cnf", "-queryfile", f"{d}/q.tsq",
+           "-token_out", "-out", "lifecycle/18-timestamp.tst")
+        open("lifecycle/tsa-ca.pem", "w").write(open(f"{d}/ca.pem").read())
+    assert token_verifies()
+token = open("lifecycle/18-timestamp.tst", "rb").read()
+text = sh("openssl", "ts", "-reply", "-in", "lifecycle/18-timestamp.tst", "-token_in", "-text").stdout.decode()
+stamp = re.search(r"Time stamp: (\w+ +\d+ \d\d:\d\d:\d\d)(\.\d+)? (\d{4}) GMT", text)
+gen = datetime.datetime.strptime(f"{stamp.group(1)} {stamp.group(3)}", "%b %d %H:%M:%S %Y")
+gen_time = gen.strftime("%Y-%m-%dT%H:%M:%S") + "." + ((stamp.group(2) or ".")[1:] + "000")[:3] + "Z"
+serial = re.search(r"Serial number: 0x([0-9A-Fa-f]+)", text).group(1).lower().lstrip("0") or "0"
+TIMESTAMPER = "minutierd (timestamping)"
+document = {"checkpoint": checkpoint_18, "checkpoint_sha256": H(checkpoint_18.encode()), "checkpoint_size": 18,
+            "gen_time": gen_time, "serial": serial, "token": base64.b64encode(token).decode(),
+            "tsa": "https://horodatage.example.fr/tsa"}
+document_bytes = canon(document)
+r = dict(kind="timestamp", archive=APPLIANCE, time="2028-03-01T03:00:00.250Z", actor=TIMESTAMPER,
+         content_sha256=H(document_bytes), size=len(document_bytes), metadata_sha256=H(document_bytes),
+         previous=appliance_entries[-1]["leaf_hash"])
+assert gen_time < r["time"], "the appliance records the token after the TSA made it"
+b = enc(r)
+open("lifecycle/18-timestamp.txt", "wb").write(b)
+open("lifecycle/18-timestamp-document.json", "wb").write(document_bytes)
+timestamp = {
+  "description": "The appliance's chain continued: a minutier/record/v1 timestamp record at index 18, after the two scrub records of appliance.json (its previous is the leaf hash of index 17). It commits to its timestamp document (document, a JSON value; document_file, its canonical JSON, the exact bytes committed to) as a scrub record to its report. The document holds the signed checkpoint of the 18 records before it (checkpoint_file, exactly the text time-stamped), its size and SHA-256, the TSA's URL, and the RFC 3161 token (token_file, the DER of its CMS ContentInfo; base64 in the document) whose message imprint is that SHA-256, with the token's genTime and serial. The token was made by a throwaway TSA (openssl ts -reply) whose CA certificate is tsa_ca_file: openssl ts -verify -data checkpoint-18.txt -in 18-timestamp.tst -token_in -CAfile tsa-ca.pem. Generated with Python hashlib, pyca/cryptography and openssl, independently of the Rust code.",
+  "entry": {"index": 18, "file": "18-timestamp.txt", "fields": r, "leaf_hash": leaf(b), "document": document,
+            "document_file": "18-timestamp-document.json", "document_canonical": document_bytes.decode()},
+  "checkpoint_file": "checkpoint-18.txt",
+  "token_file": "18-timestamp.tst",
+  "tsa_ca_file": "tsa-ca.pem",
+  "chain": [e["index"] for e in appliance_entries] + [18],
+}
+json.dump(timestamp, open("lifecycle/timestamp.json", "w", encoding="utf-8"), ensure_ascii=False, indent=1)
+open("lifecycle/timestamp.json", "a").write("\n")

@@ -1,0 +1,830 @@
+//! SEDA transfers: an `ArchiveTransfer` package in, every unit sealed or
+//! none, an `ArchiveTransferReply` out.
+//!
+//! The package is checked whole by `minutier-sip` (manifest, digests,
+//! sizes, paths, undeclared files, bombs) before anything is stored. Then
+//! its files are staged, their digests checked again as they are written,
+//! and the manifest, every document and every unit without an object go to
+//! the sequencer as one deposit: they are recorded in one batch, or not at
+//! all. A unit without an object is an archive whose content is the
+//! manifest that describes it (stored once, by its digest).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use minutier_seal::record::Timestamp;
+use minutier_seal::{hash, Hash};
+use minutier_sip::manifest::{self, SedaVersion, TransferInfo};
+use minutier_sip::{code, AcceptedUnit, Package, Rejection, TransferPlan, UnitMetadata};
+use serde::{Deserialize, Serialize};
+
+use super::ArchiveService;
+use crate::blobs::{BlobStore, PlacedBlob};
+use crate::error::{Error, Result};
+use crate::metadata::{
+    AccessRule, AppraisalRule, Date, FinalAction, Hold, ManagementRules, Metadata, TransferLink,
+};
+use crate::model::{new_archive_id, BlobLocation};
+use crate::sequencer::NewArchive;
+
+/// Where a transfer's package is.
+#[derive(Debug, Clone)]
+pub enum SipSource {
+    /// A zip, tar or tar.gz holding the manifest and the files.
+    Package(PathBuf),
+    /// A manifest received apart from an archive (zip, tar or tar.gz) of
+    /// the files it declares, as As@lae clients (Pastell) send them.
+    Split { manifest: Vec<u8>, files: PathBuf },
+}
+
+/// A unit (or the manifest) of an accepted transfer, as archived.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportedArchive {
+    pub archive_id: String,
+    /// `ArchiveUnit@id`; empty for the manifest.
+    pub unit_id: String,
+    /// `BinaryDataObject@id`; empty for the manifest and object-less units.
+    pub object_id: String,
+    pub title: String,
+    pub content_sha256: String,
+    pub size: u64,
+    pub log_index: u64,
+}
+
+/// What became of a transfer; kept by agency and message identifier (the
+/// latest transfer under them), so a transferring system can ask again
+/// later, and by manifest digest too, to recognise a package sent again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferOutcome {
+    pub message_identifier: String,
+    pub transferring_agency: String,
+    /// "2.1", "2.2" or "2.3"; empty when the manifest could not be read.
+    pub seda_version: String,
+    pub accepted: bool,
+    /// "OK", or the rejection's code (see `minutier_sip::code`).
+    pub code: String,
+    pub message: String,
+    /// The manifest's archive, then one per document and object-less unit.
+    pub archives: Vec<ImportedArchive>,
+    /// The `ArchiveTransferReply`, XML.
+    pub reply: String,
+    /// RFC 3339 time of the decision.
+    pub decided_at: String,
+    pub actor: String,
+}
+
+impl TransferOutcome {
+    /// The key transfers are kept under.
+    pub fn key(transferring_agency: &str, message_identifier: &str) -> String {
+        format!("{transferring_agency}\n{message_identifier}")
+    }
+}
+
+/// The answer to an import: the outcome, and for a transfer accepted now,
+/// each archive's seal (in the order of `outcome.archives`).
+#[derive(Debug, Clone)]
+pub struct ImportReport {
+    pub outcome: TransferOutcome,
+    pub seals: Vec<String>,
+    /// The same transfer had already been accepted: nothing new was stored.
+    pub replayed: bool,
+}
+
+/// Checks every unit's originating agency (a DMS deposits only for its
+/// own); may fill an empty one.
+pub type AgencyCheck<'a> = &'a (dyn Fn(&mut String) -> Result<()> + Sync);
+
+/// Content of one archive of the deposit, staged.
+enum Staged {
+    Inline(Vec<u8>),
+    File(PlacedBlob),
+}
+
+impl ArchiveService {
+    /// Imports a SEDA transfer. A package the SEDA rules refuse is not an
+    /// error: the report says why, with a KO reply, and nothing is stored.
+    /// Errors are for what is not the package's fault (storage, shutdown,
+    /// an agency the caller may not deposit for).
+    pub async fn import_sip(
+        &self,
+        actor: &str,
+        source: SipSource,
+        check_agency: AgencyCheck<'_>,
+    ) -> Result<ImportReport> {
+        minutier_seal::record::validate_actor(actor).map_err(|e| {
+            Error::InvalidArgument(format!("the caller's identity cannot be recorded: {e}"))
+        })?;
+        let limits = minutier_sip::Limits {
+            max_total_size: self.limits.max_document_size,
+            ..Default::default()
+        };
+        let durations = self.rule_durations.clone();
+        let opened = tokio::task::spawn_blocking(move || open_package(source, limits, &durations))
+            .await
+            .map_err(|e| Error::Storage(format!("the package check failed: {e}")))?;
+        let (version, transfer, checked) = opened;
+        let now = self.clock.now_millis();
+        let (package, plan) = match checked {
+            Ok(ok) => ok,
+            Err(rejection) => {
+                return self.refuse(actor, version, transfer, &rejection, now);
+            }
+        };
+        // The same package sent again (a retry) is answered with its first
+        // outcome. Producers do reuse message identifiers for different
+        // packages, so the manifest's digest decides what "the same" is.
+        let key = TransferOutcome::key(
+            &plan.transfer.transferring_agency,
+            &plan.transfer.message_identifier,
+        );
+        let same_package = format!("{key}\n{}", plan.manifest.sha256);
+        if let Some(previous) = self.transfer_outcome(&same_package)? {
+            if previous.accepted {
+                return Ok(ImportReport {
+                    outcome: previous,
+                    seals: Vec::new(),
+                    replayed: true,
+                });
+            }
+        }
+
+        // Metadata first: a unit the model refuses rejects the transfer
+        // before any byte is stored.
+        let manifest_id = new_archive_id(now);
+        let mut planned = match archives_of(&plan, &manifest_id, now, check_agency) {
+            Ok(p) => p,
+            Err(Refusal::Transfer(rejection)) => {
+                return self.refuse(actor, Some(plan.version), Some(plan.transfer), &rejection, now)
+            }
+            Err(Refusal::Caller(e)) => return Err(e),
+        };
+
+        let blobs = self.blobs.clone();
+        let inline_threshold = self.limits.inline_threshold;
+        let manifest_bytes = plan.manifest.bytes.clone();
+        let wanted: Vec<(String, Hash, u64)> = plan
+            .documents
+            .iter()
+            .map(|d| (d.path.clone(), parse_sha(&d.sha256), d.size))
+            .collect();
+        let staged = tokio::task::spawn_blocking(move || {
+            stage(&package, &blobs, inline_threshold, &manifest_bytes, &wanted)
+        })
+        .await
+        .map_err(|e| Error::Storage(format!("staging the package failed: {e}")))?;
+        let (manifest_content, documents) = match staged {
+            Ok(s) => s,
+            Err(Refusal::Transfer(rejection)) => {
+                return self.refuse(actor, Some(plan.version), Some(plan.transfer), &rejection, now)
+            }
+            Err(Refusal::Caller(e)) => return Err(e),
+        };
+
+        let manifest_sha = hash::sha256(&plan.manifest.bytes);
+        let manifest_size = plan.manifest.bytes.len() as u64;
+        let mut deposit = Vec::with_capacity(planned.len());
+        let mut placed = Vec::new();
+        for p in planned.iter_mut() {
+            let (sha, size, staged) = match p.content {
+                Content::Manifest => (manifest_sha, manifest_size, &manifest_content),
+                Content::Document(i) => {
+                    let (sha, size, staged) = &documents[i];
+                    (*sha, *size, staged)
+                }
+            };
+            let (blob, stored_size, inline) = match staged {
+                Staged::Inline(bytes) => (BlobLocation::Inline, size, Some(bytes.clone())),
+                Staged::File(f) => {
+                    if !f.deduplicated {
+                        placed.push((sha, f.location));
+                    }
+                    (f.location, f.stored_size, None)
+                }
+            };
+            p.sha = sha;
+            p.size = size;
+            deposit.push(NewArchive {
+                archive_id: p.archive_id.clone(),
+                metadata: std::mem::take(&mut p.metadata),
+                content_sha256: sha,
+                size,
+                stored_size,
+                blob,
+                inline,
+                actor: actor.to_owned(),
+            });
+        }
+        let sequenced = match self.sequencer.deposit(deposit).await {
+            Ok(s) => s,
+            Err(e) => {
+                placed.sort_by_key(|(sha, _)| *sha);
+                placed.dedup_by_key(|(sha, _)| *sha);
+                for (sha, location) in placed {
+                    self.blobs.discard(&sha, location);
+                }
+                return Err(e);
+            }
+        };
+
+        let mut archives = Vec::with_capacity(planned.len());
+        let mut seals = Vec::with_capacity(planned.len());
+        for (p, (index, record)) in planned.iter().zip(sequenced.records) {
+            seals.push(self.seal_at(index, record, &sequenced.checkpoint)?);
+            archives.push(ImportedArchive {
+                archive_id: p.archive_id.clone(),
+                unit_id: p.unit_id.clone(),
+                object_id: p.object_id.clone(),
+                title: p.title.clone(),
+                content_sha256: hash::to_hex(&p.sha),
+                size: p.size,
+                log_index: index,
+            });
+        }
+        let accepted: Vec<AcceptedUnit> = archives
+            .iter()
+            .filter(|a| !a.unit_id.is_empty())
+            .map(|a| AcceptedUnit {
+                unit_id: a.unit_id.clone(),
+                archive_id: a.archive_id.clone(),
+            })
+            .collect();
+        let reply = minutier_sip::atr::reply_at(
+            plan.version,
+            &plan.transfer,
+            Ok(&accepted),
+            &format!("ATR-{}", plan.transfer.message_identifier),
+            &minutier_sip::atr::format_utc((now / 1000) as i64),
+        );
+        let outcome = TransferOutcome {
+            message_identifier: plan.transfer.message_identifier.clone(),
+            transferring_agency: plan.transfer.transferring_agency.clone(),
+            seda_version: plan.version.as_str().to_owned(),
+            accepted: true,
+            code: "OK".into(),
+            message: format!(
+                "{} units and the manifest were archived and sealed",
+                archives.len() - 1
+            ),
+            archives,
+            reply,
+            decided_at: Timestamp(now).to_string(),
+            actor: actor.to_owned(),
+        };
+        self.keep_outcome(&same_package, &outcome)?;
+        self.keep_outcome(&key, &outcome)?;
+        Ok(ImportReport {
+            outcome,
+            seals,
+            replayed: false,
+        })
+    }
+
+    /// A temporary file to receive a package into, and the largest package
+    /// accepted.
+    pub fn spool_file(&self) -> Result<(tempfile::NamedTempFile, u64)> {
+        let file = self
+            .blobs
+            .spool_file()
+            .map_err(|e| Error::Storage(format!("cannot create a spool file: {e}")))?;
+        Ok((file, self.limits.max_document_size))
+    }
+
+    /// The outcome of a transfer, by its agency and message identifier.
+    pub fn transfer(
+        &self,
+        transferring_agency: &str,
+        message_identifier: &str,
+    ) -> Result<TransferOutcome> {
+        let key = TransferOutcome::key(transferring_agency, message_identifier);
+        self.transfer_outcome(&key)?.ok_or_else(|| {
+            Error::NotFound(format!(
+                "no transfer {message_identifier:?} from agency {transferring_agency:?} was received"
+            ))
+        })
+    }
+
+    fn transfer_outcome(&self, key: &str) -> Result<Option<TransferOutcome>> {
+        self.store
+            .transfer(key)?
+            .map(|bytes| {
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| Error::Storage(format!("corrupt transfer outcome: {e}")))
+            })
+            .transpose()
+    }
+
+    fn keep_outcome(&self, key: &str, outcome: &TransferOutcome) -> Result<()> {
+        let json = serde_json::to_vec(outcome).expect("outcomes always serialise");
+        self.store.put_transfer(key, &json)
+    }
+
+    /// Answers a refused transfer: a KO reply, kept unless it would replace
+    /// an accepted transfer's outcome.
+    fn refuse(
+        &self,
+        actor: &str,
+        version: Option<SedaVersion>,
+        transfer: Option<TransferInfo>,
+        rejection: &Rejection,
+        now: u64,
+    ) -> Result<ImportReport> {
+        let transfer = transfer.unwrap_or_default();
+        let version = version.unwrap_or(SedaVersion::V2_1);
+        let reply = minutier_sip::atr::reply_at(
+            version,
+            &transfer,
+            Err(rejection),
+            &format!("ATR-{}", transfer.message_identifier),
+            &minutier_sip::atr::format_utc((now / 1000) as i64),
+        );
+        let outcome = TransferOutcome {
+            message_identifier: transfer.message_identifier.clone(),
+            transferring_agency: transfer.transferring_agency.clone(),
+            seda_version: version.as_str().to_owned(),
+            accepted: false,
+            code: rejection.code.to_owned(),
+            message: rejection.message.clone(),
+            archives: Vec::new(),
+            reply,
+            decided_at: Timestamp(now).to_string(),
+            actor: actor.to_owned(),
+        };
+        if !transfer.message_identifier.is_empty() {
+            let key = TransferOutcome::key(
+                &transfer.transferring_agency,
+                &transfer.message_identifier,
+            );
+            let accepted_before = self.transfer_outcome(&key)?.is_some_and(|o| o.accepted);
+            if !accepted_before {
+                self.keep_outcome(&key, &outcome)?;
+            }
+        }
+        tracing::info!(
+            transfer = %transfer.message_identifier,
+            code = rejection.code,
+            "SEDA transfer refused: {}",
+            rejection.message
+        );
+        Ok(ImportReport {
+            outcome,
+            seals: Vec::new(),
+            replayed: false,
+        })
+    }
+}
+
+enum Refusal {
+    /// The package's fault: a KO reply.
+    Transfer(Rejection),
+    /// Not the package's fault.
+    Caller(Error),
+}
+
+type Opened = (
+    Option<SedaVersion>,
+    Option<TransferInfo>,
+    std::result::Result<(Package, TransferPlan), Rejection>,
+);
+
+/// Opens and checks a package; blocking.
+fn open_package(
+    source: SipSource,
+    limits: minutier_sip::Limits,
+    durations: &BTreeMap<String, u32>,
+) -> Opened {
+    let (package, parsed) = match source {
+        SipSource::Package(path) => {
+            let package = match Package::open(&path, limits) {
+                Ok(p) => p,
+                Err(r) => return (None, None, Err(r)),
+            };
+            match manifest::parse(package.manifest_bytes()) {
+                Ok(m) => (package, m),
+                Err(r) => return (None, None, Err(r)),
+            }
+        }
+        // The manifest is read first: a refusal of the files is then
+        // answered for the transfer it names.
+        SipSource::Split { manifest, files } => {
+            if manifest.len() as u64 > limits.max_manifest_size {
+                let r = Rejection::new(
+                    code::ARCHIVE_BOMB,
+                    format!(
+                        "the manifest is {} bytes, more than {}",
+                        manifest.len(),
+                        limits.max_manifest_size
+                    ),
+                );
+                return (None, None, Err(r));
+            }
+            let parsed = match manifest::parse(&manifest) {
+                Ok(m) => m,
+                Err(r) => return (None, None, Err(r)),
+            };
+            match Package::open_split(&files, manifest, limits) {
+                Ok(package) => (package, parsed),
+                Err(r) => return (Some(parsed.version), Some(parsed.transfer), Err(r)),
+            }
+        }
+    };
+    let (version, transfer) = (parsed.version, parsed.transfer.clone());
+    let result = package.plan().map(|mut plan| {
+        plan.resolve_durations(|rule| durations.get(rule).copied());
+        (package, plan)
+    });
+    (Some(version), Some(transfer), result)
+}
+
+enum Content {
+    Manifest,
+    /// Index into the plan's documents.
+    Document(usize),
+}
+
+/// One archive of the deposit, before its content is staged.
+struct Planned {
+    archive_id: String,
+    unit_id: String,
+    object_id: String,
+    title: String,
+    metadata: Metadata,
+    content: Content,
+    sha: Hash,
+    size: u64,
+}
+
+/// The archives a plan makes: the manifest, each document, each unit
+/// without an object.
+fn archives_of(
+    plan: &TransferPlan,
+    manifest_id: &str,
+    now: u64,
+    check_agency: AgencyCheck<'_>,
+) -> std::result::Result<Vec<Planned>, Refusal> {
+    let t = &plan.transfer;
+    let today = Date::from_unix_millis(now);
+    let parents: HashMap<&str, &[String]> = plan
+        .units
+        .iter()
+        .map(|u| (u.id.as_str(), u.parent_ids.as_slice()))
+        .collect();
+    let link = |unit_id: &str, object_id: &str| TransferLink {
+        message_identifier: t.message_identifier.clone(),
+        transferring_agency: t.transferring_agency.clone(),
+        unit_id: unit_id.to_owned(),
+        parent_unit_ids: parents.get(unit_id).map(|p| p.to_vec()).unwrap_or_default(),
+        object_id: object_id.to_owned(),
+        manifest_archive_id: if unit_id.is_empty() {
+            String::new()
+        } else {
+            manifest_id.to_owned()
+        },
+    };
+    let finish = |mut metadata: Metadata,
+                  what: &str|
+     -> std::result::Result<Metadata, Refusal> {
+        if metadata.originating_agency.is_empty() {
+            metadata.originating_agency = t.transferring_agency.clone();
+        }
+        check_agency(&mut metadata.originating_agency).map_err(Refusal::Caller)?;
+        metadata.validate().map_err(|e| {
+            Refusal::Transfer(Rejection::new(
+                code::INVALID_MANIFEST,
+                format!("{what}: {e}"),
+            ))
+        })?;
+        metadata.settle(today);
+        Ok(metadata)
+    };
+
+    let mut out = Vec::with_capacity(plan.documents.len() + 1);
+    let manifest_title = format!("Bordereau de transfert {}", t.message_identifier);
+    let manifest_meta = Metadata {
+        title: manifest_title.clone(),
+        originating_agency: t.transferring_agency.clone(),
+        submission_agency: t.transferring_agency.clone(),
+        archival_agreement: t.archival_agreement.clone(),
+        description: t.comment.clone(),
+        document_type: "ArchiveTransfer".into(),
+        file_name: plan
+            .manifest
+            .path
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+        media_type: "application/xml".into(),
+        transfer: Some(link("", "")),
+        ..Default::default()
+    };
+    out.push(Planned {
+        archive_id: manifest_id.to_owned(),
+        unit_id: String::new(),
+        object_id: String::new(),
+        title: manifest_title,
+        metadata: finish(manifest_meta, "the manifest")?,
+        content: Content::Manifest,
+        sha: [0; 32],
+        size: 0,
+    });
+    let mut ids = std::iter::repeat_with(|| new_archive_id(now));
+    for (i, d) in plan.documents.iter().enumerate() {
+        let mut metadata = metadata_of(&d.metadata, t, &d.object_id);
+        if metadata.file_name.is_empty() {
+            metadata.file_name = d.path.rsplit('/').next().unwrap_or_default().to_owned();
+        }
+        metadata.transfer = Some(link(&d.unit_id, &d.object_id));
+        let metadata = finish(metadata, &format!("unit {} (object {})", d.unit_id, d.object_id))?;
+        out.push(Planned {
+            archive_id: ids.next().expect("endless"),
+            unit_id: d.unit_id.clone(),
+            object_id: d.object_id.clone(),
+            title: metadata.title.clone(),
+            metadata,
+            content: Content::Document(i),
+            sha: [0; 32],
+            size: 0,
+        });
+    }
+    for u in plan.units.iter().filter(|u| u.object_ids.is_empty()) {
+        let mut metadata = metadata_of(&u.metadata, t, &u.id);
+        metadata.media_type = "application/xml".into();
+        metadata.transfer = Some(link(&u.id, ""));
+        let metadata = finish(metadata, &format!("unit {}", u.id))?;
+        out.push(Planned {
+            archive_id: ids.next().expect("endless"),
+            unit_id: u.id.clone(),
+            object_id: String::new(),
+            title: metadata.title.clone(),
+            metadata,
+            content: Content::Manifest,
+            sha: [0; 32],
+            size: 0,
+        });
+    }
+    Ok(out)
+}
+
+/// The archive's metadata for a unit of the manifest.
+fn metadata_of(m: &UnitMetadata, t: &TransferInfo, fallback_title: &str) -> Metadata {
+    let date = |d: &Option<String>| d.as_deref().and_then(|d| d.parse::<Date>().ok());
+    let title = [m.title.as_str(), m.file_name.as_str(), fallback_title]
+        .into_iter()
+        .map(str::trim)
+        .find(|s| !s.is_empty())
+        .unwrap_or("Unité sans titre");
+    Metadata {
+        title: title.chars().take(1024).collect(),
+        originating_agency: m.originating_agency.clone(),
+        submission_agency: if m.submission_agency.is_empty() {
+            t.transferring_agency.clone()
+        } else {
+            m.submission_agency.clone()
+        },
+        archival_agreement: if m.archival_agreement.is_empty() {
+            t.archival_agreement.clone()
+        } else {
+            m.archival_agreement.clone()
+        },
+        description: m.description.clone(),
+        start_date: date(&m.start_date),
+        end_date: date(&m.end_date),
+        keywords: m
+            .keywords
+            .iter()
+            .map(|k| k.trim().to_owned())
+            .filter(|k| !k.is_empty())
+            .collect(),
+        document_type: m.document_type.clone(),
+        language: m.language.clone(),
+        custodial_history: m.custodial_history.clone(),
+        file_name: m.file_name.clone(),
+        media_type: m.media_type.clone(),
+        rules: rules_of(m, t),
+        transfer: None,
+    }
+}
+
+fn rules_of(m: &UnitMetadata, t: &TransferInfo) -> ManagementRules {
+    let date = |d: &Option<String>| d.as_deref().and_then(|d| d.parse::<Date>().ok());
+    // A rule without a final action cannot say whether the archive is
+    // definitive; it is left out (kept until a rule is set) rather than
+    // guessed, since "keep" can never be undone.
+    let appraisal = m.rules.primary_appraisal().and_then(|a| {
+        let final_action = match a.final_action? {
+            minutier_sip::FinalAction::Keep => FinalAction::Keep,
+            minutier_sip::FinalAction::Destroy => FinalAction::Destroy,
+        };
+        Some(AppraisalRule {
+            rule_id: a.rule_id.clone(),
+            duration_years: a.duration_years,
+            start_date: date(&a.start_date),
+            final_action,
+        })
+    });
+    let access = m.rules.primary_access().map(|a| AccessRule {
+        rule_id: a.rule_id.clone(),
+        delay_years: a.delay_years,
+        start_date: date(&a.start_date),
+    });
+    let holds = m
+        .rules
+        .holds
+        .iter()
+        .map(|h| Hold {
+            hold_id: h.hold_id.clone(),
+            reason: if h.reason.trim().is_empty() {
+                format!("gel {} déclaré par le service versant", h.hold_id)
+            } else {
+                h.reason.clone()
+            },
+            end_date: date(&h.end_date),
+            placed_by: if h.owner.is_empty() {
+                t.transferring_agency.clone()
+            } else {
+                h.owner.clone()
+            },
+            placed_at: h
+                .start_date
+                .as_deref()
+                .and_then(|d| d.parse::<Date>().ok())
+                .map(|d| format!("{d}T00:00:00.000Z"))
+                .unwrap_or_default(),
+        })
+        .collect();
+    ManagementRules {
+        appraisal,
+        access,
+        holds,
+    }
+}
+
+fn parse_sha(hex: &str) -> Hash {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(hex, &mut out).unwrap_or_default();
+    out
+}
+
+type StagedDocuments = (Staged, Vec<(Hash, u64, Staged)>);
+
+/// Stores the manifest and every document's content, checking each digest
+/// and size again as it is written. Blocking. On a refusal, files placed
+/// here are removed again.
+fn stage(
+    package: &Package,
+    blobs: &Arc<BlobStore>,
+    inline_threshold: usize,
+    manifest: &[u8],
+    wanted: &[(String, Hash, u64)],
+) -> std::result::Result<StagedDocuments, Refusal> {
+    let storage = |e: std::io::Error| Refusal::Caller(Error::Storage(e.to_string()));
+    let mut placed: Vec<(Hash, BlobLocation)> = Vec::new();
+    let mut by_path: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, (path, _, _)) in wanted.iter().enumerate() {
+        by_path.entry(path.as_str()).or_default().push(i);
+    }
+    let mut staged: Vec<Option<(Hash, u64, Staged)>> = wanted.iter().map(|_| None).collect();
+
+    let result = (|| {
+        let manifest_content = if manifest.len() <= inline_threshold {
+            Staged::Inline(manifest.to_vec())
+        } else {
+            let mut w = blobs.writer().map_err(storage)?;
+            w.write(manifest).map_err(storage)?;
+            let p = w.finish().map_err(storage)?.place(blobs).map_err(storage)?;
+            if !p.deduplicated {
+                placed.push((hash::sha256(manifest), p.location));
+            }
+            Staged::File(p)
+        };
+        let mut failure: Option<Refusal> = None;
+        package
+            .for_each_file(|entry, reader| {
+                let Some(indices) = by_path.get(entry.name.as_str()) else {
+                    return Ok(());
+                };
+                match store_one(blobs, inline_threshold, reader, &wanted[indices[0]], &entry.name) {
+                    Ok((sha, size, content)) => {
+                        if let Staged::File(p) = &content {
+                            if !p.deduplicated {
+                                placed.push((sha, p.location));
+                            }
+                        }
+                        for &i in &indices[1..] {
+                            staged[i] = Some((sha, size, clone_staged(&content)));
+                        }
+                        staged[indices[0]] = Some((sha, size, content));
+                        Ok(())
+                    }
+                    Err(Refusal::Transfer(r)) => Err(r),
+                    Err(caller) => {
+                        failure = Some(caller);
+                        Err(Rejection::new(code::UNREADABLE_PACKAGE, "storage failed"))
+                    }
+                }
+            })
+            .map_err(|r| failure.take().unwrap_or(Refusal::Transfer(r)))?;
+        let documents = staged
+            .into_iter()
+            .zip(wanted)
+            .map(|(s, (path, _, _))| {
+                s.ok_or_else(|| {
+                    Refusal::Transfer(Rejection::new(
+                        code::MISSING_FILE,
+                        format!("{path} is declared in the manifest but not in the package"),
+                    ))
+                })
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok((manifest_content, documents))
+    })();
+    if result.is_err() {
+        for (sha, location) in placed {
+            blobs.discard(&sha, location);
+        }
+    }
+    result
+}
+
+fn clone_staged(s: &Staged) -> Staged {
+    match s {
+        Staged::Inline(b) => Staged::Inline(b.clone()),
+        Staged::File(p) => Staged::File(PlacedBlob {
+            deduplicated: true,
+            ..*p
+        }),
+    }
+}
+
+/// Stores one file, refusing it unless its digest and size are the ones
+/// the manifest declared (the plan checked them; the file is read again
+/// here, and could have changed).
+fn store_one(
+    blobs: &Arc<BlobStore>,
+    inline_threshold: usize,
+    reader: &mut dyn Read,
+    (path, sha, size): &(String, Hash, u64),
+    name: &str,
+) -> std::result::Result<(Hash, u64, Staged), Refusal> {
+    let storage = |e: std::io::Error| Refusal::Caller(Error::Storage(e.to_string()));
+    let changed = |what: &str| {
+        Refusal::Transfer(Rejection::new(
+            code::BAD_DIGEST,
+            format!("{path}: the {what} changed while the package was being stored"),
+        ))
+    };
+    let mut buf = vec![0u8; 256 << 10];
+    let mut small = Vec::new();
+    let mut writer = None;
+    let mut hasher = sha2::Sha256::default();
+    let mut read: u64 = 0;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(Refusal::Transfer(Rejection::new(
+                    code::UNREADABLE_PACKAGE,
+                    format!("{name}: {e}"),
+                )))
+            }
+        };
+        read += n as u64;
+        if read > *size {
+            return Err(changed("size"));
+        }
+        sha2::Digest::update(&mut hasher, &buf[..n]);
+        match &mut writer {
+            Some(w) => crate::blobs::BlobWriter::write(w, &buf[..n]).map_err(storage)?,
+            None => {
+                small.extend_from_slice(&buf[..n]);
+                if small.len() > inline_threshold {
+                    let mut w = blobs.writer().map_err(storage)?;
+                    w.write(&small).map_err(storage)?;
+                    small = Vec::new();
+                    writer = Some(w);
+                }
+            }
+        }
+    }
+    let actual: Hash = sha2::Digest::finalize(hasher).into();
+    if read != *size {
+        return Err(changed("size"));
+    }
+    if &actual != sha {
+        return Err(changed("content"));
+    }
+    let staged = match writer {
+        None => Staged::Inline(small),
+        Some(w) => Staged::File(
+            w.finish()
+                .map_err(storage)?
+                .place(blobs)
+                .map_err(storage)?,
+        ),
+    };
+    Ok((actual, read, staged))
+}
