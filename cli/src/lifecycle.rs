@@ -550,7 +550,7 @@ mod tests {
                 a.start_date.as_str(),
                 a.rule_id.as_str()
             ),
-            (5, FinalAction::Keep, "2000-01-01", "APP-9")
+            (Some(5), FinalAction::Keep, "2000-01-01", "APP-9")
         );
         assert_eq!(rules.access, None);
         let access_only = RuleArgs {
@@ -560,7 +560,7 @@ mod tests {
         let rules = new_rules(&access_only).unwrap();
         assert_eq!(rules.appraisal, None);
         let access = rules.access.unwrap();
-        assert_eq!((access.delay_years, access.start_date.as_str()), (25, ""));
+        assert_eq!((access.delay_years, access.start_date.as_str()), (Some(25), ""));
     }
 
     #[test]
@@ -572,13 +572,13 @@ mod tests {
             &rules_args(&["--retention", "20", "--final-action", "keep"]),
         );
         let a = r.appraisal.unwrap();
-        assert_eq!(a.duration_years, 20);
+        assert_eq!(a.duration_years, Some(20));
         assert_eq!(a.final_action(), FinalAction::Keep);
         assert_eq!(a.start_date, "2020-03-01");
         assert_eq!(a.rule_id, "");
         assert_eq!(a.end_date, "");
         let access = r.access.unwrap();
-        assert_eq!((access.delay_years, access.rule_id.as_str()), (50, "AR038"));
+        assert_eq!((access.delay_years, access.rule_id.as_str()), (Some(50), "AR038"));
         assert_eq!(access.end_date, "");
         // Holds are never sent.
         assert!(r.holds.is_empty());
@@ -598,7 +598,7 @@ mod tests {
 
         let r = changed_rules(Some(&current), &rules_args(&["--no-access-rule"]));
         assert_eq!(r.access, None);
-        assert_eq!(r.appraisal.unwrap().duration_years, 10);
+        assert_eq!(r.appraisal.unwrap().duration_years, Some(10));
 
         // Without current rules, an absent start stays absent (the daemon
         // chooses it).

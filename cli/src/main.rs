@@ -839,7 +839,7 @@ mod tests {
         assert_eq!(args.seda.language.as_deref(), Some("fr"));
         let rules = lifecycle::new_rules(&args.rules).unwrap();
         assert_eq!(rules.appraisal.unwrap().rule_id, "APP-1");
-        assert_eq!(rules.access.unwrap().delay_years, 25);
+        assert_eq!(rules.access.unwrap().delay_years, Some(25));
         assert!(lifecycle::new_rules(&parse(&[]).unwrap().rules).is_none());
 
         let err = |args: &[&str]| parse(args).map(|_| ()).map_err(|e| e.kind());

@@ -468,13 +468,7 @@ impl Authenticator {
         reason: &'static str,
         message: &str,
     ) {
-        tracing::warn!(
-            who,
-            action = action.describe(),
-            reason,
-            message,
-            "refused"
-        );
+        tracing::warn!(who, action = action.describe(), reason, message, "refused");
         *self
             .refusals
             .lock()

@@ -104,7 +104,9 @@ impl BlobStore {
     /// package being received); removed when dropped, or at the next start
     /// after a crash.
     pub fn spool_file(&self) -> io::Result<tempfile::NamedTempFile> {
-        tempfile::Builder::new().prefix("spool-").tempfile_in(&self.tmp)
+        tempfile::Builder::new()
+            .prefix("spool-")
+            .tempfile_in(&self.tmp)
     }
 
     /// Starts a new blob in `tmp/`.

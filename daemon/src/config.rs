@@ -38,6 +38,9 @@ pub struct Config {
     /// RFC 3161 time-stamps of checkpoints by a time-stamping authority;
     /// off when absent.
     pub timestamping: Option<crate::timestamping::TimestampingConfig>,
+    /// The Pastell / As@lae-compatible REST endpoint (docs/pastell.md);
+    /// off when absent.
+    pub pastell: Option<crate::pastell::PastellConfig>,
     /// The rules repository: duration in years of each rule a SEDA transfer
     /// may name without a duration (e.g. `"APP-00001" = 10`). A rule not
     /// listed is kept with an unknown duration: never due, not communicable.
@@ -57,6 +60,7 @@ impl Default for Config {
             server_names: default_server_names(),
             replication: None,
             timestamping: None,
+            pastell: None,
             rule_durations: Default::default(),
         }
     }
@@ -89,6 +93,9 @@ impl Config {
         }
         if let Some(t) = &self.timestamping {
             t.validate()?;
+        }
+        if let Some(p) = &self.pastell {
+            p.validate()?;
         }
         if let Some((rule, years)) = self
             .rule_durations
@@ -151,8 +158,16 @@ mod tests {
         };
         let e = invalid("[timestamping]\ntsa_url = \"ftp://tsa\"");
         assert!(e.contains("timestamping.tsa_url"), "{e}");
-        let e = invalid("[timestamping]\ntsa_url = \"http://\"");
-        assert!(e.contains("timestamping.tsa_url"), "{e}");
+        for bad in [
+            "http://",
+            "http:tsa.example.fr",
+            " http://t",
+            "http://t/a b",
+            "http://u:p@t",
+        ] {
+            let e = invalid(&format!("[timestamping]\ntsa_url = \"{bad}\""));
+            assert!(e.contains("timestamping.tsa_url"), "{bad}: {e}");
+        }
         let e = invalid(
             "[timestamping]\ntsa_url = \"http://t\"\ninterval_hours = 1\ninterval_seconds = 5",
         );

@@ -11,6 +11,7 @@ pub mod grpc;
 pub mod lifecycle;
 pub mod metadata;
 pub mod model;
+pub mod pastell;
 pub mod pki;
 pub mod replication;
 pub mod sequencer;

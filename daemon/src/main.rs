@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use minutier_daemon::config::Config;
-use minutier_daemon::server;
+use minutier_daemon::{pastell, server};
 
 /// Minutier's archive daemon: ingests documents over gRPC, stores them and
 /// seals each one into a signed, append-only Merkle log.
@@ -72,6 +72,34 @@ fn run(args: Args) -> anyhow::Result<()> {
             "administrator credential: {} (issue others with `minutier admin issue`)",
             opened.admin_credential.display()
         );
+        // The Pastell endpoint stops when the gRPC server begins to stop.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let pastell = match &config.pastell {
+            Some(p) => {
+                let listener = tokio::net::TcpListener::bind(p.listen)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot listen on {} (pastell.listen): {e}", p.listen))?;
+                let endpoint = pastell::Pastell::open(
+                    p,
+                    &config.data_dir,
+                    opened.service.clone(),
+                    opened.auth.clone(),
+                )
+                .map_err(anyhow::Error::msg)?;
+                println!(
+                    "pastell: {}{} (As@lae-compatible REST, {} account(s))",
+                    server::client_url(listener.local_addr()?, &config.server_names),
+                    endpoint.base_url(),
+                    p.accounts.len()
+                );
+                Some(tokio::spawn(endpoint.serve(
+                    listener,
+                    opened.https.clone(),
+                    stop_rx,
+                )))
+            }
+            None => None,
+        };
         println!(
             "minutierd listening on {addr} (TLS, data in {})",
             config.data_dir.display()
@@ -103,6 +131,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel();
         let serve = server::serve(served, listener, async {
             shutdown_signal().await;
+            let _ = stop_tx.send(true);
             let _ = stopping_tx.send(());
         });
         tokio::pin!(serve);
@@ -112,6 +141,11 @@ fn run(args: Args) -> anyhow::Result<()> {
                 let _ = stopping_rx.await;
                 tokio::time::sleep(SHUTDOWN_GRACE).await;
             } => tracing::warn!("cutting connections still open {} s after shutdown began", SHUTDOWN_GRACE.as_secs()),
+        }
+        if let Some(pastell) = pastell {
+            if tokio::time::timeout(SHUTDOWN_GRACE, pastell).await.is_err() {
+                tracing::warn!("cutting Pastell uploads still in progress after shutdown");
+            }
         }
         anyhow::Ok(sequencer)
     })?;

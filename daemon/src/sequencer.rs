@@ -233,7 +233,9 @@ impl Sequencer {
     /// or none (a transfer's units), in the given order.
     pub async fn deposit(&self, archives: Vec<NewArchive>) -> Result<Sequenced> {
         if archives.is_empty() {
-            return Err(Error::InvalidArgument("a deposit needs at least one document".into()));
+            return Err(Error::InvalidArgument(
+                "a deposit needs at least one document".into(),
+            ));
         }
         self.submit(Change::Ingest(archives)).await
     }
@@ -834,6 +836,12 @@ mod tests {
         }
         fn credentials(&self) -> Result<Vec<crate::model::Credential>> {
             self.inner.credentials()
+        }
+        fn transfer(&self, key: &str) -> Result<Option<Vec<u8>>> {
+            self.inner.transfer(key)
+        }
+        fn put_transfer(&self, key: &str, outcome: &[u8]) -> Result<()> {
+            self.inner.put_transfer(key, outcome)
         }
     }
 

@@ -22,12 +22,14 @@ use crate::archive::{ArchiveService, Limits};
 use crate::auth::{Authenticator, Role};
 use crate::blobs::BlobStore;
 use crate::config::Config;
-use crate::grpc::{AdminGrpc, ArchiveGrpc, LifecycleGrpc, ReplicationGrpc, TransferGrpc, MAX_MESSAGE};
+use crate::grpc::{
+    AdminGrpc, ArchiveGrpc, LifecycleGrpc, ReplicationGrpc, TransferGrpc, MAX_MESSAGE,
+};
 use crate::pki::{write_private, Pki, Subject};
 use crate::replication::Replication;
 use crate::sequencer::{Clock, Sequencer, SystemClock};
-use crate::timestamping::Timestamping;
 use crate::store::{RocksStore, Store};
+use crate::timestamping::Timestamping;
 use crate::tls;
 
 /// A daemon ready to serve.
@@ -36,6 +38,9 @@ pub struct Opened {
     pub admin: Arc<AdminService>,
     pub auth: Arc<Authenticator>,
     pub tls: rustls::ServerConfig,
+    /// TLS of the HTTPS endpoints (Pastell): the same server certificate,
+    /// no client certificate asked.
+    pub https: rustls::ServerConfig,
     /// The signing key was created by this start.
     pub key_created: bool,
     pub key_location: String,
@@ -116,6 +121,7 @@ pub fn open(config: &Config, addr: SocketAddr) -> Result<Opened, StartError> {
     let chain = tls::chain_verifier(pki.ca_pem()).map_err(StartError::Config)?;
     let tls = tls::server_config(&server.cert_pem, &server.key_pem, chain.clone())
         .map_err(StartError::Config)?;
+    let https = tls::https_config(&server.cert_pem, &server.key_pem).map_err(StartError::Config)?;
     let auth = Arc::new(Authenticator::new(chain, store.clone())?);
     let url = client_url(addr, &config.server_names);
     write_public(&dir.join("endpoint"), &format!("{url}\n")).map_err(dir_err)?;
@@ -187,6 +193,7 @@ pub fn open(config: &Config, addr: SocketAddr) -> Result<Opened, StartError> {
         admin,
         auth,
         tls,
+        https,
         key_created,
         key_location,
         admin_credential,
@@ -197,7 +204,7 @@ pub fn open(config: &Config, addr: SocketAddr) -> Result<Opened, StartError> {
 
 /// The URL clients should use for a daemon bound to `addr`: the address
 /// itself when it is a specific one, else the first configured name.
-fn client_url(addr: SocketAddr, names: &[String]) -> String {
+pub fn client_url(addr: SocketAddr, names: &[String]) -> String {
     let host = if addr.ip().is_unspecified() {
         names.first().cloned().unwrap_or_else(|| "localhost".into())
     } else {

@@ -74,6 +74,16 @@ const MAX_INTERVAL_HOURS: u64 = 7 * 24;
 impl TimestampingConfig {
     /// Checks the section; messages name the key.
     pub fn validate(&self) -> std::result::Result<(), String> {
+        if self
+            .tsa_url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(format!(
+                "timestamping.tsa_url {:?} contains spaces or control characters",
+                self.tsa_url
+            ));
+        }
         let url = reqwest::Url::parse(&self.tsa_url).map_err(|e| {
             format!(
                 "timestamping.tsa_url {:?} is not a URL ({e}); give the TSA's http:// or \
@@ -81,7 +91,12 @@ impl TimestampingConfig {
                 self.tsa_url
             )
         })?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        let lower = self.tsa_url.to_ascii_lowercase();
+        let spelled = lower.starts_with("http://") || lower.starts_with("https://");
+        if !spelled
+            || !matches!(url.scheme(), "http" | "https")
+            || url.host_str().is_none_or(str::is_empty)
+        {
             return Err(format!(
                 "timestamping.tsa_url {:?} must be an http:// or https:// URL with a host",
                 self.tsa_url

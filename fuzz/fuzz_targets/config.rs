@@ -39,5 +39,17 @@ fuzz_target!(|data: &[u8]| {
         assert!(config.inline_threshold <= 1 << 20);
         assert!((1..=19).contains(&config.compression_level));
         assert!(!config.server_names.is_empty());
+        if let Some(t) = &config.timestamping {
+            let url = t.tsa_url.to_ascii_lowercase();
+            assert!(
+                url.starts_with("http://") || url.starts_with("https://"),
+                "{url}"
+            );
+            assert!(!url.contains(char::is_whitespace));
+            assert!((1..=300).contains(&t.timeout_seconds));
+            let interval = t.interval().as_secs();
+            assert!((1..=168 * 3600).contains(&interval), "{interval}");
+            assert!(t.ca_file.is_none() || url.starts_with("https://"));
+        }
     }
 });

@@ -3,7 +3,8 @@
 //! open a replica, an outage (with a restart of the appliance during it)
 //! loses nothing, scrub repairs both ways, an
 //! elimination removes its replica, a node of a three-node cluster can die,
-//! and the whole appliance comes back from the bucket alone.
+//! and the whole appliance comes back from the bucket alone, with its
+//! checkpoints' time-stamps.
 
 mod common;
 
@@ -343,6 +344,14 @@ fn the_appliance_is_rebuilt_from_the_bucket_alone_and_continues_its_log() {
     let garage = Garage::single(&w.join("garage"));
     let (identity, recipient) = escrow_key(w);
     let cfg = config(w, &garage, &recipient, "minutierd");
+    // Time-stamps too: their records and tokens travel in the log segments.
+    let tsa = common::tsa::Tsa::start(&w.join("tsa"));
+    let mut toml = fs::read_to_string(&cfg).unwrap();
+    toml.push_str(&format!(
+        "[timestamping]\ntsa_url = \"{}\"\ninterval_seconds = 1\n",
+        tsa.url
+    ));
+    fs::write(&cfg, toml).unwrap();
     let data = w.join("data");
     let daemon = Daemon::start_with(&data, Some(&cfg));
     let controller = w.join("controller.pem");
@@ -420,6 +429,24 @@ fn the_appliance_is_rebuilt_from_the_bucket_alone_and_continues_its_log() {
         content_objects, 2,
         "the eliminated document's replica is removed"
     );
+    // Once the log is idle its latest checkpoint is time-stamped, and the
+    // time-stamp replicated.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let stamps = loop {
+        let v = daemon.cli_json(&["timestamps", "--key", key_file.to_str().unwrap()]);
+        let last = v["timestamps"]
+            .as_array()
+            .unwrap()
+            .last()
+            .map(|t| t["log_index"].clone());
+        let size = daemon.cli_json(&["checkpoint"])["size"].as_u64();
+        if last.and_then(|l| l.as_u64()).map(|l| l + 1) == size {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "not time-stamped: {v}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    drained(&daemon, Duration::from_secs(60));
     let last_checkpoint = w.join("last.checkpoint");
     ok(daemon.cli(&["checkpoint", "-o", last_checkpoint.to_str().unwrap()]));
 
@@ -471,6 +498,32 @@ fn the_appliance_is_rebuilt_from_the_bucket_alone_and_continues_its_log() {
     }
     let history = daemon.cli_json(&["history", &docs[1].id, "--key", key_file.to_str().unwrap()]);
     assert_eq!(history["verified"], true, "{history}");
+    // The time-stamps came back with the log, each with its checkpoint
+    // (which the restored index may not hold otherwise), and still verify
+    // with openssl.
+    let back = daemon.cli_json(&["timestamps", "--key", key_file.to_str().unwrap()]);
+    assert_eq!(back["verified"], true, "{back}");
+    // (The reads above are records: a newer time-stamp may follow.)
+    let before = stamps["timestamps"].as_array().unwrap();
+    assert!(!before.is_empty());
+    assert_eq!(
+        back["timestamps"].as_array().unwrap()[..before.len()],
+        before[..]
+    );
+    let export = w.join("timestamps");
+    ok(daemon.cli(&["timestamps", "--export", export.to_str().unwrap()]));
+    let size = stamps["timestamps"][0]["checkpoint_size"].as_u64().unwrap();
+    let verified = Command::new("openssl")
+        .current_dir(&export)
+        .args(["ts", "-verify", "-data"])
+        .arg(format!("checkpoint-{size}.txt"))
+        .arg("-in")
+        .arg(format!("checkpoint-{size}.tsr"))
+        .arg("-CAfile")
+        .arg(&tsa.ca_pem)
+        .output()
+        .unwrap();
+    assert!(verified.status.success(), "{}", text(&verified));
     ok(cli(&[
         "elimination",
         "verify",

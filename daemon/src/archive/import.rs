@@ -156,7 +156,13 @@ impl ArchiveService {
         let mut planned = match archives_of(&plan, &manifest_id, now, check_agency) {
             Ok(p) => p,
             Err(Refusal::Transfer(rejection)) => {
-                return self.refuse(actor, Some(plan.version), Some(plan.transfer), &rejection, now)
+                return self.refuse(
+                    actor,
+                    Some(plan.version),
+                    Some(plan.transfer),
+                    &rejection,
+                    now,
+                )
             }
             Err(Refusal::Caller(e)) => return Err(e),
         };
@@ -177,7 +183,13 @@ impl ArchiveService {
         let (manifest_content, documents) = match staged {
             Ok(s) => s,
             Err(Refusal::Transfer(rejection)) => {
-                return self.refuse(actor, Some(plan.version), Some(plan.transfer), &rejection, now)
+                return self.refuse(
+                    actor,
+                    Some(plan.version),
+                    Some(plan.transfer),
+                    &rejection,
+                    now,
+                )
             }
             Err(Refusal::Caller(e)) => return Err(e),
         };
@@ -352,10 +364,8 @@ impl ArchiveService {
             actor: actor.to_owned(),
         };
         if !transfer.message_identifier.is_empty() {
-            let key = TransferOutcome::key(
-                &transfer.transferring_agency,
-                &transfer.message_identifier,
-            );
+            let key =
+                TransferOutcome::key(&transfer.transferring_agency, &transfer.message_identifier);
             let accepted_before = self.transfer_outcome(&key)?.is_some_and(|o| o.accepted);
             if !accepted_before {
                 self.keep_outcome(&key, &outcome)?;
@@ -482,9 +492,7 @@ fn archives_of(
             manifest_id.to_owned()
         },
     };
-    let finish = |mut metadata: Metadata,
-                  what: &str|
-     -> std::result::Result<Metadata, Refusal> {
+    let finish = |mut metadata: Metadata, what: &str| -> std::result::Result<Metadata, Refusal> {
         if metadata.originating_agency.is_empty() {
             metadata.originating_agency = t.transferring_agency.clone();
         }
@@ -536,7 +544,10 @@ fn archives_of(
             metadata.file_name = d.path.rsplit('/').next().unwrap_or_default().to_owned();
         }
         metadata.transfer = Some(link(&d.unit_id, &d.object_id));
-        let metadata = finish(metadata, &format!("unit {} (object {})", d.unit_id, d.object_id))?;
+        let metadata = finish(
+            metadata,
+            &format!("unit {} (object {})", d.unit_id, d.object_id),
+        )?;
         out.push(Planned {
             archive_id: ids.next().expect("endless"),
             unit_id: d.unit_id.clone(),
@@ -705,7 +716,13 @@ fn stage(
                 let Some(indices) = by_path.get(entry.name.as_str()) else {
                     return Ok(());
                 };
-                match store_one(blobs, inline_threshold, reader, &wanted[indices[0]], &entry.name) {
+                match store_one(
+                    blobs,
+                    inline_threshold,
+                    reader,
+                    &wanted[indices[0]],
+                    &entry.name,
+                ) {
                     Ok((sha, size, content)) => {
                         if let Staged::File(p) = &content {
                             if !p.deduplicated {
@@ -819,12 +836,7 @@ fn store_one(
     }
     let staged = match writer {
         None => Staged::Inline(small),
-        Some(w) => Staged::File(
-            w.finish()
-                .map_err(storage)?
-                .place(blobs)
-                .map_err(storage)?,
-        ),
+        Some(w) => Staged::File(w.finish().map_err(storage)?.place(blobs).map_err(storage)?),
     };
     Ok((actual, read, staged))
 }

@@ -24,9 +24,9 @@ use crate::blobs::{BlobStore, PlacedBlob, StagedBlob};
 use crate::error::{Error, Result};
 use crate::model::{new_archive_id, ArchiveEntry, BlobLocation, Metadata};
 use crate::replication::Replication;
-use crate::timestamping::Timestamping;
 use crate::sequencer::{Clock, NewArchive, Published, Sequencer, SignedCheckpoint};
 use crate::store::{self, ListFilter, Store, TreeReader};
+use crate::timestamping::Timestamping;
 
 /// Chunks handed to the blob writer thread ahead of it.
 const PIPELINE_DEPTH: usize = 8;
@@ -101,7 +101,10 @@ impl ArchiveService {
     }
 
     /// Sets the rules repository applied to SEDA transfers.
-    pub fn with_rule_durations(mut self, durations: std::collections::BTreeMap<String, u32>) -> Self {
+    pub fn with_rule_durations(
+        mut self,
+        durations: std::collections::BTreeMap<String, u32>,
+    ) -> Self {
         self.rule_durations = Arc::new(durations);
         self
     }

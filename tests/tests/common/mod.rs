@@ -40,12 +40,26 @@ pub struct Daemon {
     pub verifier_key: String,
     /// An archivist's credential bundle, used by [`Daemon::cli`].
     pub archivist: PathBuf,
+    /// The Pastell endpoint's URL (base URL included, no trailing slash),
+    /// when the configuration has a `[pastell]` section.
+    pub pastell_url: Option<String>,
 }
 
 impl Daemon {
     /// Starts the daemon on `data_dir` with embedded defaults.
     pub fn start(data_dir: &Path) -> Daemon {
         Self::start_with(data_dir, None)
+    }
+
+    /// Starts the daemon with `toml` as its configuration (for instance a
+    /// `[pastell]` section), written next to the data directory.
+    pub fn start_with_toml(data_dir: &Path, toml: &str) -> Daemon {
+        let config = data_dir.with_file_name(format!(
+            "{}-minutierd.toml",
+            data_dir.file_name().unwrap().to_string_lossy()
+        ));
+        std::fs::write(&config, toml).unwrap();
+        Self::start_with(data_dir, Some(&config))
     }
 
     /// Starts the daemon with a TOML configuration file.
@@ -70,7 +84,7 @@ impl Daemon {
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let deadline = Instant::now() + Duration::from_secs(30);
-        let (mut key, mut addr, mut url) = (None, None, None);
+        let (mut key, mut addr, mut url, mut pastell_url) = (None, None, None, None);
         while url.is_none() {
             assert!(Instant::now() < deadline, "minutierd did not start in 30 s");
             let line = match lines.next() {
@@ -82,6 +96,10 @@ impl Daemon {
             }
             if let Some(rest) = line.strip_prefix("minutierd listening on ") {
                 addr = Some(rest.split_whitespace().next().unwrap().parse().unwrap());
+            }
+            if let Some(rest) = line.strip_prefix("pastell: ") {
+                let u = rest.split_whitespace().next().unwrap();
+                pastell_url = Some(u.trim_end_matches('/').to_owned());
             }
             if let Some(rest) = line.strip_prefix("clients: ") {
                 url = Some(rest.trim().to_owned());
@@ -96,6 +114,7 @@ impl Daemon {
             data_dir: data_dir.to_owned(),
             verifier_key: key.expect("minutierd printed its verifier key"),
             archivist: PathBuf::new(),
+            pastell_url,
         };
         let archivist = data_dir.with_file_name(format!(
             "{}-archivist.pem",
