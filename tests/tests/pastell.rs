@@ -107,7 +107,10 @@ struct Connector {
 impl Connector {
     fn new(daemon: &Daemon, work: &Path) -> Connector {
         Connector {
-            url: daemon.pastell_url.clone().expect("the daemon serves Pastell"),
+            url: daemon
+                .pastell_url
+                .clone()
+                .expect("the daemon serves Pastell"),
             login: LOGIN.into(),
             password: PASSWORD.into(),
             ca: daemon.data_dir.join("tls/ca.pem"),
@@ -409,7 +412,11 @@ fn check_archived(daemon: &Daemon, deposit: &serde_json::Value, t: &Transfer, wo
         let id = a["archive_id"].as_str().unwrap();
         assert!(listed.contains(&id), "{id} is not listed");
         let shown = daemon.cli_json(&["show", id]);
-        assert_eq!(shown["transfer"]["message_identifier"], t.id.as_str(), "{shown}");
+        assert_eq!(
+            shown["transfer"]["message_identifier"],
+            t.id.as_str(),
+            "{shown}"
+        );
         let content = work.join("content");
         let seal = work.join("content.seal");
         common::ok(daemon.cli(&["get", id, "-o", content.to_str().unwrap()]));
@@ -450,7 +457,11 @@ fn pastell_deposits_whole_and_in_chunks_and_fetches_replies() {
     // The connector's "test" actions.
     let ping = pastell.get("/ping", "application/json");
     ping.expect(200);
-    assert!(ping.json().as_str().is_some_and(|s| !s.is_empty()), "{}", ping.body);
+    assert!(
+        ping.json().as_str().is_some_and(|s| !s.is_empty()),
+        "{}",
+        ping.body
+    );
     let versions = pastell.get("/versions", "application/json");
     versions.expect(200);
     assert_eq!(versions.json()["version"], env!("CARGO_PKG_VERSION"));
@@ -477,12 +488,18 @@ fn pastell_deposits_whole_and_in_chunks_and_fetches_replies() {
     // What Pastell's AsalaeSedaHelper reads: ReplyCode 000, the transfer's
     // id, the archive's id in the one top-level unit.
     assert!(atr.contains("<ReplyCode>000</ReplyCode>"), "{atr}");
-    assert!(atr.contains(&format!("<MessageIdentifier>{}</MessageIdentifier>", whole.id)));
+    assert!(atr.contains(&format!(
+        "<MessageIdentifier>{}</MessageIdentifier>",
+        whole.id
+    )));
     let manifest_archive = deposit["archives"][0]["archive_id"].as_str().unwrap();
     assert!(atr.contains(&format!(
         "<ArchivalAgencyArchiveUnitIdentifier>{manifest_archive}</ArchivalAgencyArchiveUnitIdentifier>"
     )));
-    assert_eq!(atr.matches("<ArchivalAgencyArchiveUnitIdentifier>").count(), 1);
+    assert_eq!(
+        atr.matches("<ArchivalAgencyArchiveUnitIdentifier>").count(),
+        1
+    );
     xmllint(&atr, &work);
     check_archived(&daemon, &deposit, &whole, &work);
 
@@ -551,7 +568,11 @@ fn pastell_deposits_whole_and_in_chunks_and_fetches_replies() {
     // The session is over: a late chunk finds nothing, the spool is empty.
     let e = pastell.send_chunk(&session, &security, n, n - 1, &chunks[n - 1]);
     e.expect(404);
-    assert!(spool_files(&daemon).is_empty(), "{:?}", spool_files(&daemon));
+    assert!(
+        spool_files(&daemon).is_empty(),
+        "{:?}",
+        spool_files(&daemon)
+    );
 
     // 3. Refused transfers: a KO reply with the reason, nothing stored.
     let size = log_size(&daemon);
@@ -565,7 +586,10 @@ fn pastell_deposits_whole_and_in_chunks_and_fetches_replies() {
     xmllint(&ack, &work);
     let atr = pastell.poll("ArchiveTransferReply", &ko);
     assert!(atr.contains("<ReplyCode>KO</ReplyCode>"), "{atr}");
-    assert!(atr.contains("<OutcomeDetail>SIZE_MISMATCH</OutcomeDetail>"), "{atr}");
+    assert!(
+        atr.contains("<OutcomeDetail>SIZE_MISMATCH</OutcomeDetail>"),
+        "{atr}"
+    );
     // The reason, where Pastell shows it.
     assert!(atr.contains("<Comment>SIZE_MISMATCH: "), "{atr}");
     assert!(!atr.contains("ArchivalAgencyArchiveUnitIdentifier"));
@@ -574,7 +598,10 @@ fn pastell_deposits_whole_and_in_chunks_and_fetches_replies() {
     let last = pastell.send_chunked(&ko_chunked, &split(&ko_chunked.archive, 1000));
     assert_eq!(last.json()["code"], "EMPTY_DIGEST", "{}", last.body);
     let atr = pastell.poll("ArchiveTransferReply", &ko_chunked);
-    assert!(atr.contains("<OutcomeDetail>EMPTY_DIGEST</OutcomeDetail>"), "{atr}");
+    assert!(
+        atr.contains("<OutcomeDetail>EMPTY_DIGEST</OutcomeDetail>"),
+        "{atr}"
+    );
     assert_eq!(log_size(&daemon), size, "refused transfers store nothing");
 
     // The replies outlive a restart: Pastell may poll days later.
@@ -604,7 +631,9 @@ fn pastell_refusals() {
     let a = wrong.get("/ping", "application/json");
     a.expect(401);
     assert!(
-        a.headers.to_ascii_lowercase().contains("www-authenticate: basic"),
+        a.headers
+            .to_ascii_lowercase()
+            .contains("www-authenticate: basic"),
         "{}",
         a.headers
     );
@@ -663,7 +692,11 @@ fn pastell_refusals() {
             a.expect(403);
         }
     }
-    assert!(spool_files(&daemon).is_empty(), "{:?}", spool_files(&daemon));
+    assert!(
+        spool_files(&daemon).is_empty(),
+        "{:?}",
+        spool_files(&daemon)
+    );
 
     // Too large, whole or in chunks: 413, nothing kept.
     let big = work.join("big.tar.gz");

@@ -12,6 +12,7 @@ use minutier_proto::v1::admin_client::AdminClient;
 use minutier_proto::v1::archive_client::ArchiveClient;
 use minutier_proto::v1::ingest_request::Part;
 use minutier_proto::v1::replication_client::ReplicationClient;
+use minutier_proto::v1::transfer_client::TransferClient;
 use tonic::transport::Channel;
 use tonic::Code;
 
@@ -31,6 +32,8 @@ enum Rpc {
     Status,
     WhoAmI,
     GetTimestamps,
+    ImportSip,
+    GetTransfer,
 }
 
 use Rpc::*;
@@ -52,6 +55,8 @@ const TABLE: &[(Rpc, [bool; 5])] = &[
     (Status, [false, false, false, false, true]),
     (WhoAmI, [true, true, true, true, true]),
     (GetTimestamps, [true, true, true, true, true]),
+    (ImportSip, [true, true, false, false, false]),
+    (GetTransfer, [true, true, true, true, false]),
 ];
 const ROLES: [&str; 5] = ["archivist", "dms", "auditor", "controller", "admin"];
 
@@ -82,6 +87,7 @@ async fn call(
 ) -> Result<(), tonic::Status> {
     let mut archive = ArchiveClient::new(channel.clone());
     let mut replication = ReplicationClient::new(channel.clone());
+    let mut transfer = TransferClient::new(channel.clone());
     let mut admin = AdminClient::new(channel);
     let id = archive_id.to_owned();
     match rpc {
@@ -150,6 +156,32 @@ async fn call(
             .get_timestamps(pb::GetTimestampsRequest::default())
             .await
             .map(drop),
+        // Not a package: answered with a refused transfer, once allowed.
+        ImportSip => transfer
+            .import_sip(tokio_stream::iter([
+                pb::ImportSipRequest {
+                    part: Some(pb::import_sip_request::Part::Header(pb::ImportSipHeader {
+                        file_name: "table.zip".into(),
+                        size: 4,
+                    })),
+                },
+                pb::ImportSipRequest {
+                    part: Some(pb::import_sip_request::Part::Chunk(b"junk".to_vec())),
+                },
+            ]))
+            .await
+            .map(drop),
+        // No such transfer: NOT_FOUND, once allowed.
+        GetTransfer => match transfer
+            .get_transfer(pb::GetTransferRequest {
+                transferring_agency: "MAIRIE-A".into(),
+                message_identifier: "MSG-TABLE".into(),
+            })
+            .await
+        {
+            Err(s) if s.code() == Code::NotFound => Ok(()),
+            other => other.map(drop),
+        },
     }
 }
 

@@ -189,6 +189,17 @@ fn every_sample_package_gives_its_stated_outcome() {
             }
         }
 
+        // SEDA holds become holds that block eliminations.
+        if name.starts_with("SIP_OK_HoldRules") {
+            let held = archives.iter().any(|a| {
+                let shown = daemon.cli_json(&["show", a["archive_id"].as_str().unwrap()]);
+                shown["rules"]["holds"]
+                    .as_array()
+                    .is_some_and(|h| !h.is_empty())
+            });
+            assert!(held, "{name}: its HoldRules were not kept");
+        }
+
         // Sent again: the stored outcome, nothing new.
         let size = log_size(&daemon);
         let (out, json) = import(&daemon, &package, &work);
@@ -323,6 +334,18 @@ fn hostile_packages_are_refused_and_store_nothing() {
     let out = daemon.cli(&["import-sip", empty.to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(text(&out).contains("empty"), "{}", text(&out));
+
+    // A document management system deposits for its own agency only.
+    let dms = tmp.path().join("dms.pem");
+    daemon.issue("GED Autre Service", "dms", Some("AUTRE-SERVICE"), &dms);
+    let good = seda_dir().join("sips/ok/OK_SIP_2_GO.zip");
+    let out = daemon.cli_as(&dms, &["import-sip", good.to_str().unwrap()]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("its own agency AUTRE-SERVICE"),
+        "{}",
+        text(&out)
+    );
 
     assert_eq!(log_size(&daemon), size, "nothing recorded");
     assert_eq!(blob_files(&data), blobs, "no file left behind");
