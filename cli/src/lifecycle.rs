@@ -560,7 +560,10 @@ mod tests {
         let rules = new_rules(&access_only).unwrap();
         assert_eq!(rules.appraisal, None);
         let access = rules.access.unwrap();
-        assert_eq!((access.delay_years, access.start_date.as_str()), (Some(25), ""));
+        assert_eq!(
+            (access.delay_years, access.start_date.as_str()),
+            (Some(25), "")
+        );
     }
 
     #[test]
@@ -578,7 +581,10 @@ mod tests {
         assert_eq!(a.rule_id, "");
         assert_eq!(a.end_date, "");
         let access = r.access.unwrap();
-        assert_eq!((access.delay_years, access.rule_id.as_str()), (Some(50), "AR038"));
+        assert_eq!(
+            (access.delay_years, access.rule_id.as_str()),
+            (Some(50), "AR038")
+        );
         assert_eq!(access.end_date, "");
         // Holds are never sent.
         assert!(r.holds.is_empty());

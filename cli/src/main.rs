@@ -15,6 +15,7 @@ mod history;
 mod ingest;
 mod lifecycle;
 mod output;
+mod proof_report;
 mod recovery;
 mod replication;
 mod retention;
@@ -104,7 +105,9 @@ enum Command {
     /// Import a SEDA 2.1/2.2/2.3 ArchiveTransfer package (zip, tar or
     /// tar.gz): every unit is archived and sealed, or none. Exit 1 when it
     /// is refused, with the ArchiveTransferReply's reason.
-    #[command(after_help = "Example: minutier import-sip versement.zip --reply atr.xml --seal-dir seals/")]
+    #[command(
+        after_help = "Example: minutier import-sip versement.zip --reply atr.xml --seal-dir seals/"
+    )]
     ImportSip {
         /// The package.
         #[arg(value_name = "FILE")]
@@ -128,6 +131,30 @@ enum Command {
         /// Write the ArchiveTransferReply (XML) to this file.
         #[arg(long, value_name = "FILE")]
         reply: Option<PathBuf>,
+    },
+    /// The probative value of archives, checked now from the client: content
+    /// read back, inclusion, checkpoint signature, consistency, replicas,
+    /// RFC 3161 time-stamp. Text or JSON, and a French HTML page to file.
+    /// Exit 1 if a check fails.
+    #[command(after_help = "Example: minutier proof-report <id> --key verifier.key \
+    --checkpoint kept.txt --tsa-ca tsa-ca.pem --html rapport.html")]
+    ProofReport {
+        /// The archives.
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<String>,
+        /// Your own copy of the log's verifier key (else the server's).
+        #[arg(long, value_name = "VKEY")]
+        key: Option<String>,
+        /// A checkpoint you kept from earlier: the log must extend it.
+        #[arg(long = "checkpoint", value_name = "FILE")]
+        kept_checkpoint: Option<PathBuf>,
+        /// The TSA's CA certificate (PEM), to verify time-stamp tokens
+        /// with `openssl ts -verify`.
+        #[arg(long, value_name = "PEM")]
+        tsa_ca: Option<PathBuf>,
+        /// Also write the report as an HTML page (in French).
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// Export documents as a BagIt (RFC 8493) package: content, metadata
     /// (JSON and SEDA 2.3), seals, checkpoint and verifier key.
@@ -677,6 +704,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             message_identifier,
             reply,
         } => transfer::show(server, json, &agency, &message_identifier, reply.as_deref()).await,
+        Command::ProofReport {
+            ids,
+            key,
+            kept_checkpoint,
+            tsa_ca,
+            html,
+        } => {
+            let options = proof_report::Options {
+                key: key.as_deref(),
+                kept_checkpoint: kept_checkpoint.as_deref(),
+                tsa_ca: tsa_ca.as_deref(),
+                html: html.as_deref(),
+            };
+            proof_report::run(server, json, &ids, options).await
+        }
         Command::Export { bag, ids } => bag::export(server, json, &bag, &ids).await,
         Command::VerifyBag { dir, key } => bag::verify(json, &dir, key.as_deref()),
         Command::Verify {
@@ -967,6 +1009,28 @@ mod tests {
         assert!(parse(&["replication"]).is_err());
         assert!(matches!(parse(&["scrub"]).unwrap().command, Command::Scrub));
         assert!(parse(&["scrub", "extra"]).is_err());
+    }
+
+    #[test]
+    fn timestamps_take_an_export_directory_and_a_key() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["minutier"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all)
+        };
+        assert!(matches!(
+            parse(&["timestamps"]).unwrap().command,
+            Command::Timestamps {
+                export: None,
+                key: None
+            }
+        ));
+        assert!(matches!(
+            parse(&["timestamps", "--export", "ts", "--key", "k"]).unwrap().command,
+            Command::Timestamps { export: Some(ref d), key: Some(ref k) }
+                if d == &PathBuf::from("ts") && k == "k"
+        ));
+        assert!(parse(&["timestamps", "extra"]).is_err());
     }
 
     #[test]

@@ -166,8 +166,7 @@ fn report(
             .with_context(|| format!("cannot write the reply to {}", path.display()))?;
     }
     if let Some(dir) = options.seal_dir {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let mut archives = Vec::with_capacity(outcome.archives.len());
     for a in outcome.archives {

@@ -40,9 +40,9 @@ fn sha256_hex(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
 }
 
-fn config(base_url: &str) -> String {
+fn config(base_url: &str, extra: &str) -> String {
     format!(
-        "[pastell]\nlisten = \"127.0.0.1:0\"\nbase_url = \"{base_url}\"\nmax_package_size = {MAX_PACKAGE}\n\
+        "[pastell]\nlisten = \"127.0.0.1:0\"\nbase_url = \"{base_url}\"\nmax_package_size = {MAX_PACKAGE}\n{extra}\
          [[pastell.accounts]]\nlogin = \"{LOGIN}\"\npassword_sha256 = \"{}\"\nagency = \"{AGENCY}\"\n",
         sha256_hex(PASSWORD)
     )
@@ -273,8 +273,18 @@ struct Transfer {
     archive: PathBuf,
 }
 
+/// The text of the first element `name` after the first `<start>` (with or
+/// without attributes), or the first in the document.
 fn element(xml: &str, start: &str, name: &str) -> String {
-    let from = xml.find(start).unwrap_or(0);
+    let from = if start.is_empty() {
+        0
+    } else {
+        [format!("<{start}>"), format!("<{start} ")]
+            .iter()
+            .filter_map(|p| xml.find(p.as_str()))
+            .min()
+            .unwrap()
+    };
     let open = format!("<{name}>");
     let a = from + xml[from..].find(&open).unwrap() + open.len();
     let b = a + xml[a..].find(&format!("</{name}>")).unwrap();
@@ -308,7 +318,7 @@ fn transfer(rel: &str, own_agency: bool, dir: &Path) -> Transfer {
     if own_agency {
         for name in ["TransferringAgency", "OriginatingAgencyIdentifier"] {
             let old = if name == "TransferringAgency" {
-                element(&manifest, "<TransferringAgency>", "Identifier")
+                element(&manifest, "TransferringAgency", "Identifier")
             } else {
                 element(&manifest, "", name)
             };
@@ -317,11 +327,12 @@ fn transfer(rel: &str, own_agency: bool, dir: &Path) -> Transfer {
     }
     let manifest_path = dir.join("bordereau.xml");
     std::fs::write(&manifest_path, &manifest).unwrap();
-    // SEDAConnecteur::generateArchiveThrow.
+    // SEDAConnecteur::generateArchiveThrow (an empty archive for a
+    // package without files, which Pastell would not send).
     let archive = dir.join("archive.tar.gz");
     let out = Command::new("bash")
         .arg("-c")
-        .arg("cd \"$1\" && tar -czf \"$2\" -- *")
+        .arg("cd \"$1\" && shopt -s nullglob dotglob && f=(*) && if [ ${#f[@]} -eq 0 ]; then tar -czf \"$2\" -T /dev/null; else tar -czf \"$2\" -- *; fi")
         .arg("bash")
         .arg(&files)
         .arg(&archive)
@@ -330,11 +341,7 @@ fn transfer(rel: &str, own_agency: bool, dir: &Path) -> Transfer {
     assert!(out.status.success(), "tar: {}", text(&out));
     Transfer {
         id: element(&manifest, "", "MessageIdentifier"),
-        agency: if manifest.contains("<TransferringAgency>") {
-            element(&manifest, "<TransferringAgency>", "Identifier")
-        } else {
-            String::new()
-        },
+        agency: element(&manifest, "TransferringAgency", "Identifier"),
         manifest: manifest_path,
         archive,
     }
@@ -450,7 +457,7 @@ fn pastell_deposits_whole_and_in_chunks_and_fetches_replies() {
     let work = tmp.path().join("work");
     std::fs::create_dir_all(&work).unwrap();
     // Under a base URL, as behind a reverse proxy.
-    let daemon = Daemon::start_with_toml(&tmp.path().join("data"), &config("/asalae"));
+    let daemon = Daemon::start_with_toml(&tmp.path().join("data"), &config("/asalae", ""));
     let pastell = Connector::new(&daemon, &work);
     assert!(pastell.url.ends_with("/asalae"), "{}", pastell.url);
 
@@ -607,7 +614,7 @@ fn pastell_deposits_whole_and_in_chunks_and_fetches_replies() {
     // The replies outlive a restart: Pastell may poll days later.
     let atr_before = pastell.poll("ArchiveTransferReply", &whole);
     daemon.stop();
-    let daemon = Daemon::start_with_toml(&tmp.path().join("data"), &config("/asalae"));
+    let daemon = Daemon::start_with_toml(&tmp.path().join("data"), &config("/asalae", ""));
     let pastell = Connector::new(&daemon, &work);
     assert_eq!(pastell.poll("ArchiveTransferReply", &whole), atr_before);
     daemon.stop();
@@ -618,17 +625,28 @@ fn pastell_refusals() {
     let tmp = tempfile::tempdir().unwrap();
     let work = tmp.path().join("work");
     std::fs::create_dir_all(&work).unwrap();
-    let daemon = Daemon::start_with_toml(&tmp.path().join("data"), &config("/"));
+    // The spool holds one package at most; idle chunked uploads expire
+    // after 3 s.
+    let daemon = Daemon::start_with_toml(
+        &tmp.path().join("data"),
+        &config(
+            "/",
+            &format!("max_spool_size = {MAX_PACKAGE}\nchunk_session_timeout_seconds = 3\n"),
+        ),
+    );
     let pastell = Connector::new(&daemon, &work);
     let size = log_size(&daemon);
 
     // Wrong password, unknown login, no credentials: 401, with a Basic
-    // challenge; counted with the daemon's other refusals.
+    // challenge; counted with the daemon's other refusals. Pastell's
+    // network test (ping) passes without credentials, its authentication
+    // test (versions) does not.
     let wrong = Connector {
         password: "not the password".into(),
         ..Connector::new(&daemon, &work)
     };
-    let a = wrong.get("/ping", "application/json");
+    wrong.get("/ping", "application/json").expect(200);
+    let a = wrong.get("/versions", "application/json");
     a.expect(401);
     assert!(
         a.headers
@@ -644,7 +662,7 @@ fn pastell_refusals() {
         .arg(daemon.data_dir.join("tls/ca.pem"))
         .arg("-u")
         .arg(format!("{LOGIN}:{PASSWORD}"))
-        .arg(format!("{}/ping", pastell.url))
+        .arg(format!("{}/versions", pastell.url))
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&clear.stdout), "401");
@@ -722,8 +740,21 @@ fn pastell_refusals() {
         .send_chunk(&s, &k, chunks.len(), 1, &chunks[1])
         .expect(413);
     // The session keeps its first chunk only.
-    let spooled: u64 = spool_files(&daemon).iter().map(|(_, l)| l).sum();
-    assert_eq!(spooled, 400_000);
+    let spooled = spool_files(&daemon);
+    assert_eq!(
+        spooled.iter().map(|(_, l)| l).sum::<u64>(),
+        400_000,
+        "{spooled:?}"
+    );
+    // Uploads in progress fill the spool: another one waits its turn.
+    let filler = work.join("filler.tar.gz");
+    std::fs::write(&filler, common::noise(8, 250_000)).unwrap();
+    let a = pastell.send_whole(&Transfer {
+        archive: filler,
+        ..transfer("ok/OK_SIP_2_GO.zip", true, &work)
+    });
+    a.expect(503);
+    assert_eq!(a.json()["error"], "spool_full");
 
     // Malformed requests: 400 with a JSON reason.
     let a = pastell.call(
@@ -789,6 +820,15 @@ fn pastell_refusals() {
     );
     a.expect(404);
     assert_eq!(a.json()["error"], "not_received");
+
+    // An idle chunked upload expires, and its file goes with it.
+    std::thread::sleep(Duration::from_millis(3500));
+    let fresh = pastell.open_chunks(&t);
+    fresh.expect(200);
+    assert_eq!(spool_files(&daemon).iter().map(|(_, l)| l).sum::<u64>(), 0);
+    pastell
+        .send_chunk(&s, &k, chunks.len(), 1, &chunks[1])
+        .expect(404);
 
     assert_eq!(log_size(&daemon), size, "nothing was stored");
     daemon.stop();

@@ -128,16 +128,26 @@ fn every_sample_package_gives_its_stated_outcome() {
         let name = package.file_name().unwrap().to_string_lossy().into_owned();
         let before = log_size(&daemon);
         let (out, json) = import(&daemon, &package, &work);
-        assert!(out.status.success(), "{name} must be accepted:\n{}", text(&out));
+        assert!(
+            out.status.success(),
+            "{name} must be accepted:\n{}",
+            text(&out)
+        );
         let o = json.unwrap_or_else(|| panic!("{name}: no JSON:\n{}", text(&out)));
         assert_eq!(o["accepted"], true, "{name}: {o}");
         assert_eq!(o["code"], "OK");
         let reply = std::fs::read_to_string(work.join("reply.xml")).unwrap();
-        assert!(reply.contains("<ReplyCode>OK</ReplyCode>"), "{name}: {reply}");
+        assert!(
+            reply.contains("<ReplyCode>OK</ReplyCode>"),
+            "{name}: {reply}"
+        );
         let archives = o["archives"].as_array().unwrap();
         // The manifest, then every document and object-less unit, all in
         // one batch of records.
-        assert_eq!(archives[0]["unit_id"], "", "{name}: the manifest comes first");
+        assert_eq!(
+            archives[0]["unit_id"], "",
+            "{name}: the manifest comes first"
+        );
         assert_eq!(
             log_size(&daemon),
             before + archives.len() as u64,
@@ -149,9 +159,15 @@ fn every_sample_package_gives_its_stated_outcome() {
             .find(|(n, _)| n.ends_with("manifest.xml"))
             .map(|(_, d)| d.clone())
             .expect("a manifest in the sample");
-        let declared_objects = files.iter().filter(|(n, _)| !n.ends_with("manifest.xml")).count();
+        let declared_objects = files
+            .iter()
+            .filter(|(n, _)| !n.ends_with("manifest.xml"))
+            .count();
         let with_object = archives.iter().filter(|a| a["object_id"] != "").count();
-        assert_eq!(with_object, declared_objects, "{name}: one archive per file");
+        assert_eq!(
+            with_object, declared_objects,
+            "{name}: one archive per file"
+        );
         for a in archives {
             let id = a["archive_id"].as_str().unwrap();
             // Every unit is in the reply, under the id it now has.
@@ -183,7 +199,10 @@ fn every_sample_package_gives_its_stated_outcome() {
             assert!(out.status.success(), "{name}: seal of {id}: {}", text(&out));
             let shown = daemon.cli_json(&["show", id]);
             let link = &shown["transfer"];
-            assert_eq!(link["message_identifier"], o["message_identifier"], "{shown}");
+            assert_eq!(
+                link["message_identifier"], o["message_identifier"],
+                "{shown}"
+            );
             if a["unit_id"] != "" {
                 assert_eq!(link["manifest_archive_id"], archives[0]["archive_id"]);
             }
@@ -213,19 +232,30 @@ fn every_sample_package_gives_its_stated_outcome() {
         let size = log_size(&daemon);
         let blobs = blob_files(&data);
         let (out, json) = import(&daemon, &package, &work);
-        assert_eq!(out.status.code(), Some(1), "{name} must be refused:\n{}", text(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{name} must be refused:\n{}",
+            text(&out)
+        );
         let o = json.unwrap_or_else(|| panic!("{name}: no JSON:\n{}", text(&out)));
         assert_eq!(o["accepted"], false);
         assert_ne!(o["code"], "OK");
         assert!(!o["message"].as_str().unwrap().is_empty());
         let reply = std::fs::read_to_string(work.join("reply.xml")).unwrap();
-        assert!(reply.contains("<ReplyCode>KO</ReplyCode>"), "{name}: {reply}");
+        assert!(
+            reply.contains("<ReplyCode>KO</ReplyCode>"),
+            "{name}: {reply}"
+        );
         assert_eq!(log_size(&daemon), size, "{name}: nothing recorded");
         assert_eq!(blob_files(&data), blobs, "{name}: no file left behind");
         // The human rendering says why, on one line with the code.
         let out = daemon.cli(&["import-sip", package.to_str().unwrap()]);
         let all = text(&out);
-        assert!(all.contains("REFUSED") && all.contains(o["code"].as_str().unwrap()), "{all}");
+        assert!(
+            all.contains("REFUSED") && all.contains(o["code"].as_str().unwrap()),
+            "{all}"
+        );
     }
     daemon.stop();
 }

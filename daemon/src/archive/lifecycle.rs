@@ -95,14 +95,16 @@ impl ArchiveService {
     }
 
     /// An archive's records with inclusion proofs in the latest checkpoint.
-    /// The chain of the appliance's own events (scrubs) is read the same
-    /// way, under the reserved id `appliance`.
+    /// The chain of the appliance's own events (scrubs, time-stamps of
+    /// checkpoints) is read the same way, under the reserved id `appliance`.
     pub fn history(&self, archive_id: &str) -> Result<History> {
         let checkpoint = self.latest_checkpoint()?;
         let indices = self.store.history(archive_id)?;
         let head = if archive_id == APPLIANCE_ID {
             let last = indices.last().ok_or_else(|| {
-                Error::NotFound("the appliance has recorded no event yet (no scrub has run)".into())
+                Error::NotFound(
+                    "the appliance has recorded no event yet (no scrub, no time-stamp)".into(),
+                )
             })?;
             minutier_seal::hash::leaf_hash(&store::record(self.store.as_ref(), *last)?)
         } else {

@@ -395,9 +395,10 @@ impl Chunks {
         mut field: Field<'_>,
     ) -> Result<Progress, ApiError> {
         let c = fields.check()?;
+        self.expire();
         let (path, start) = self.begin(account, &c)?;
-        // From here the session is busy: released by `end`, whatever
-        // happens to the chunk.
+        // From here the session is busy: freed when `writing` is committed
+        // or dropped, whatever happens to the chunk.
         let mut writing = Writing {
             chunks: self,
             session: c.session.clone(),
@@ -405,16 +406,18 @@ impl Chunks {
             start,
             reservation: Some(self.reservation()),
             committed: false,
+            settled: true,
         };
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .await
+            .map_err(storage)?;
         let result: Result<(), ApiError> = async {
-            let mut file = tokio::fs::OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .await
-                .map_err(storage)?;
             file.seek(io::SeekFrom::Start(start))
                 .await
                 .map_err(storage)?;
+            writing.settled = false;
             let mut size = start;
             while let Some(bytes) = field.chunk().await.map_err(super::multipart_error)? {
                 size += bytes.len() as u64;
@@ -432,7 +435,12 @@ impl Chunks {
             Ok(())
         }
         .await;
+        // A write still in flight lands before the file is cut back.
+        let flushed = file.flush().await;
+        drop(file);
+        writing.settled = flushed.is_ok();
         result?;
+        flushed.map_err(storage)?;
         writing.commit(&c)
     }
 
@@ -520,7 +528,9 @@ impl Chunks {
 }
 
 /// A chunk being written: on drop without commit, the session's file is
-/// cut back to where the chunk began and the session freed.
+/// cut back to where the chunk began and the session freed; if the chunk
+/// was abandoned mid-write (the client went away), with a write perhaps
+/// still in flight, the session ends instead.
 struct Writing<'a> {
     chunks: &'a Chunks,
     session: String,
@@ -528,6 +538,8 @@ struct Writing<'a> {
     start: u64,
     reservation: Option<Reservation>,
     committed: bool,
+    /// Every write of the chunk has landed.
+    settled: bool,
 }
 
 impl Writing<'_> {
@@ -573,10 +585,16 @@ impl Drop for Writing<'_> {
         if self.committed {
             return;
         }
-        let cut = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&self.path)
-            .and_then(|f| f.set_len(self.start));
+        let cut = if self.settled {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&self.path)
+                .and_then(|f| f.set_len(self.start))
+        } else {
+            Err(io::Error::other(
+                "the chunk was abandoned while being written",
+            ))
+        };
         let mut sessions = self.chunks.sessions.lock().unwrap();
         match cut {
             Ok(()) => {
@@ -586,7 +604,6 @@ impl Drop for Writing<'_> {
                 }
             }
             Err(e) => {
-                // The session's file cannot be restored: end the session.
                 tracing::warn!(session = %self.session, error = %e, "chunked upload abandoned");
                 sessions.remove(&self.session);
             }

@@ -3,7 +3,8 @@
 //! deposits SEDA transfers and fetches their acknowledgement and reply.
 //!
 //! HTTPS (the daemon's server certificate), HTTP/1.1, Basic
-//! authentication against `[[pastell.accounts]]`. Under `base_url`:
+//! authentication against `[[pastell.accounts]]` (every route but
+//! `/ping`). Under `base_url`:
 //!
 //! - `GET /ping`, `GET /versions`: JSON;
 //! - `POST /sedaMessages` (multipart: `seda_message`, `attachments`): the
@@ -62,6 +63,11 @@ const MAX_MANIFEST: u64 = 64 << 20;
 const MAX_TEXT: u64 = 4 << 10;
 /// Most bytes of fields this endpoint does not know, skipped, per request.
 const MAX_SKIPPED: u64 = 1 << 20;
+/// Most bytes read and dropped after a refusal, so that the client, still
+/// sending, reads the answer...
+const MAX_DRAIN: u64 = 64 << 20;
+/// ...for at most this long; then the connection is closed.
+const DRAIN_TIME: Duration = Duration::from_secs(10);
 /// Connections served at once; more wait in the kernel's backlog.
 const MAX_CONNECTIONS: usize = 64;
 /// A client must send its request headers within this time.
@@ -351,8 +357,13 @@ async fn handle(
     } else {
         Action::ReadMetadata
     };
+    // `/ping` is Pastell's network test ("Tester la connexion (réseau)"):
+    // it answers without credentials, so that a wrong password shows in
+    // the authentication test (`/versions`) only.
+    let public = parts.method == Method::GET && local == "/ping";
     let account = match shared.accounts.authenticate(&parts.headers) {
-        Ok(a) => a,
+        Ok(a) => Some(a),
+        Err(_) if public => None,
         Err(refusal) => {
             shared.auth.note_refusal(
                 &refusal.who(),
@@ -372,6 +383,7 @@ async fn handle(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Basic realm=\"Minutier\", charset=\"UTF-8\""),
             );
+            drain(Body::new(body)).await;
             return Ok(response);
         }
     };
@@ -383,7 +395,9 @@ async fn handle(
         Ok(u) => u,
         Err(_) => return Ok(unknown_route().await.into_response()),
     };
-    parts.extensions.insert(account);
+    if let Some(account) = account {
+        parts.extensions.insert(account);
+    }
     router
         .oneshot(Request::from_parts(parts, Body::new(body)))
         .await
@@ -496,6 +510,38 @@ fn multipart(m: Result<Multipart, MultipartRejection>) -> Result<Multipart, ApiE
     })
 }
 
+/// Reads what the client still sends of a refused request, within bounds,
+/// so that it reads the answer instead of a broken connection.
+async fn drain(body: Body) {
+    let mut stream = body.into_data_stream();
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        let mut left = MAX_DRAIN;
+        while let Some(Ok(bytes)) = stream.next().await {
+            left = left.saturating_sub(bytes.len() as u64);
+            if left == 0 {
+                return;
+            }
+        }
+    })
+    .await;
+}
+
+/// The same, for a multipart body partly read.
+async fn drain_multipart(body: &mut Multipart) {
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        let mut left = MAX_DRAIN;
+        while let Ok(Some(mut field)) = body.next_field().await {
+            while let Ok(Some(bytes)) = field.chunk().await {
+                left = left.saturating_sub(bytes.len() as u64);
+                if left == 0 {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+}
+
 /// Reads a field whole, refusing more than `limit` bytes.
 async fn read_field(mut field: Field<'_>, limit: u64) -> Result<Vec<u8>, ApiError> {
     let name = field.name().unwrap_or_default().to_owned();
@@ -570,6 +616,18 @@ async fn seda_messages(
     body: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
     let mut body = multipart(body)?;
+    let answer = seda_messages_in(&shared, &account, &mut body).await;
+    if answer.is_err() {
+        drain_multipart(&mut body).await;
+    }
+    answer
+}
+
+async fn seda_messages_in(
+    shared: &Shared,
+    account: &Account,
+    body: &mut Multipart,
+) -> Result<Response, ApiError> {
     let mut manifest: Option<Vec<u8>> = None;
     let mut attachments = None;
     let mut chunked: Option<bool> = None;
@@ -613,10 +671,9 @@ async fn seda_messages(
             ));
         }
         let transfer = identify(&manifest)?;
-        let opened =
-            shared
-                .chunks
-                .open_session(&account, manifest, &transfer.message_identifier)?;
+        let opened = shared
+            .chunks
+            .open_session(account, manifest, &transfer.message_identifier)?;
         tracing::info!(
             actor = %account.actor,
             transfer = %transfer.message_identifier,
@@ -638,9 +695,9 @@ async fn seda_messages(
              or send send_chunked_attachments=true to send it in chunks",
         )
     })?;
-    let report = deposit(&shared, &account, manifest, attachments.path()).await?;
+    let report = deposit(shared, account, manifest, attachments.path()).await?;
     drop(attachments);
-    Ok(ok_json(outcome_json(&shared, &report)))
+    Ok(ok_json(outcome_json(shared, &report)))
 }
 
 /// `POST /sedaAttachmentsChunkFiles`.
@@ -650,6 +707,18 @@ async fn chunk_files(
     body: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
     let mut body = multipart(body)?;
+    let answer = chunk_files_in(&shared, &account, &mut body).await;
+    if answer.is_err() {
+        drain_multipart(&mut body).await;
+    }
+    answer
+}
+
+async fn chunk_files_in(
+    shared: &Shared,
+    account: &Account,
+    body: &mut Multipart,
+) -> Result<Response, ApiError> {
     let mut fields = ChunkFields::default();
     let mut progress = None;
     let mut skipped = 0;
@@ -662,12 +731,7 @@ async fn chunk_files(
                     "field chunk_content is sent twice",
                 ));
             }
-            progress = Some(
-                shared
-                    .chunks
-                    .receive_chunk(&account, &fields, field)
-                    .await?,
-            );
+            progress = Some(shared.chunks.receive_chunk(account, &fields, field).await?);
         } else if progress.is_some() {
             skip(field, &mut skipped).await?;
         } else {
@@ -710,9 +774,8 @@ async fn chunk_files(
                 bytes = complete.received,
                 "pastell: chunked upload complete"
             );
-            let report =
-                deposit(&shared, &account, complete.manifest, complete.files.path()).await?;
-            let mut answer = outcome_json(&shared, &report);
+            let report = deposit(shared, account, complete.manifest, complete.files.path()).await?;
+            let mut answer = outcome_json(shared, &report);
             answer["chunk_index"] = json!(complete.number_of_chunks);
             answer["number_of_chunks"] = json!(complete.number_of_chunks);
             answer["received_bytes"] = json!(complete.received);
