@@ -184,6 +184,10 @@ fn normalise(raw: &str) -> (String, bool) {
     while let Some(rest) = name.strip_prefix("./") {
         name = rest;
     }
+    // `tar -C dir .` lists the root itself as "./".
+    if name == "." {
+        name = "";
+    }
     (name.to_string(), is_dir)
 }
 

@@ -292,6 +292,39 @@ fn replies_validate_against_the_seda_schema() {
     assert_eq!(json.unwrap()["seda_version"], "2.3");
     xmllint_valid(&work.join("reply.xml"));
 
+    // The same files as a tar.gz made by GNU tar, under another message
+    // identifier (else it would be answered as a replay).
+    let tree = work.join("tree");
+    for (name, data) in to_2_3(zip_files(&sample)) {
+        let data = if name.ends_with("manifest.xml") {
+            String::from_utf8(data)
+                .unwrap()
+                .replacen("<MessageIdentifier>", "<MessageIdentifier>TGZ-", 1)
+                .into_bytes()
+        } else {
+            data
+        };
+        let path = tree.join(&name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, data).unwrap();
+    }
+    let tgz = work.join("ok-2.3.tar.gz");
+    let out = Command::new("tar")
+        .arg("czf")
+        .arg(&tgz)
+        .arg("-C")
+        .arg(&tree)
+        .arg(".")
+        .output()
+        .expect("run tar");
+    assert!(out.status.success(), "{}", text(&out));
+    let (out, json) = import(&daemon, &tgz, &work);
+    assert!(out.status.success(), "tar.gz: {}", text(&out));
+    let o = json.unwrap();
+    assert_eq!(o["replayed"], false);
+    assert!(o["message_identifier"].as_str().unwrap().starts_with("TGZ-"));
+    xmllint_valid(&work.join("reply.xml"));
+
     // One byte of one file changed: BAD_DIGEST, KO reply, valid too.
     let mut entries = to_2_3(zip_files(&sample));
     let victim = entries
