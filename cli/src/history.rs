@@ -340,6 +340,11 @@ fn details(entries: &[Entry]) -> Vec<String> {
                 text_of(&doc["contents_repaired"]),
                 text_of(&doc["replicas_reuploaded"])
             ),
+            RecordKind::KeyRotation => format!(
+                "signing key changed from {} to {}",
+                text_of(&doc["old_key"]),
+                text_of(&doc["new_key"])
+            ),
             RecordKind::Timestamp => format!(
                 "checkpoint of size {} time-stamped at {} by {} (serial {})",
                 text_of(&doc["checkpoint_size"]),

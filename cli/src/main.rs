@@ -20,6 +20,7 @@ mod recovery;
 mod replication;
 mod retention;
 mod retrieve;
+mod status;
 mod timestamps;
 mod transfer;
 
@@ -204,6 +205,10 @@ enum Command {
     Admin(AdminCommand),
     /// Show who the daemon takes you for (your credential's identity).
     Whoami,
+    /// The appliance at a glance: archive volume and whether new archives
+    /// are accepted, disks, RAID, clock, replication, time-stamping. Exit 1
+    /// when something needs attention.
+    Status,
     /// Check that the server's log is an extension of an older checkpoint.
     Consistency {
         /// A checkpoint saved earlier (e.g. by `minutier checkpoint -o`).
@@ -763,6 +768,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             AdminCommand::EscrowKey { output } => recovery::escrow_key(json, &output),
         },
         Command::Whoami => admin::whoami(server, json).await,
+        Command::Status => status::run(server, json).await,
         Command::Consistency { old, key } => {
             audit::consistency(server, json, &old, key.as_deref()).await
         }

@@ -58,10 +58,11 @@ pub enum Action {
     ListCredentials,
     Status,
     WhoAmI,
+    ReadHealth,
 }
 
 impl Action {
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 29] = [
         Action::Ingest,
         Action::ReadContent,
         Action::ReadMetadata,
@@ -90,6 +91,7 @@ impl Action {
         Action::ListCredentials,
         Action::Status,
         Action::WhoAmI,
+        Action::ReadHealth,
     ];
 
     /// What the action is, in the words of a refusal message.
@@ -122,6 +124,7 @@ impl Action {
             Action::RevokeCredential => "revoke credentials",
             Action::ListCredentials => "list credentials",
             Action::Status => "read the appliance status",
+            Action::ReadHealth => "read the appliance's health",
             Action::WhoAmI => "ask who they are",
         }
     }
@@ -158,7 +161,7 @@ pub fn allowed(role: Role, action: Action) -> bool {
         // Most offences come from inside: those who read the journal are
         // not those who manage the archives.
         ReadJournal => matches!(role, Auditor | Controller),
-        ReadReplication => matches!(role, Archivist | Auditor | Controller | Admin),
+        ReadReplication | ReadHealth => matches!(role, Archivist | Auditor | Controller | Admin),
         // Upkeep of the appliance: reads nothing out, repairs in place.
         Scrub => matches!(role, Archivist | Admin),
         IssueCredential | RevokeCredential | ListCredentials | Status => role == Admin,

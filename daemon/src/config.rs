@@ -45,6 +45,14 @@ pub struct Config {
     /// may name without a duration (e.g. `"APP-00001" = 10`). A rule not
     /// listed is kept with an unknown duration: never due, not communicable.
     pub rule_durations: std::collections::BTreeMap<String, u32>,
+    /// Where the checkpoint signing key is kept: a file in the data
+    /// directory (default) or a PKCS#11 token (docs/security.md).
+    pub key: crate::keys::KeyConfig,
+    /// Space watermarks, disks, RAID and clock checks.
+    pub health: crate::health::HealthConfig,
+    /// Prometheus metrics over plain HTTP (`GET /metrics`); off when absent.
+    /// Keep it on loopback or a management network.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for Config {
@@ -62,6 +70,9 @@ impl Default for Config {
             timestamping: None,
             pastell: None,
             rule_durations: Default::default(),
+            key: Default::default(),
+            health: Default::default(),
+            metrics_listen: None,
         }
     }
 }
@@ -97,6 +108,8 @@ impl Config {
         if let Some(p) = &self.pastell {
             p.validate()?;
         }
+        self.key.validate()?;
+        self.health.validate()?;
         if let Some((rule, years)) = self
             .rule_durations
             .iter()

@@ -40,7 +40,14 @@ pub enum Error {
 
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
-        Error::Storage(e.to_string())
+        match e.raw_os_error() {
+            // A full volume is not an internal error: the caller may retry
+            // once space is freed, and nothing was stored.
+            Some(libc::ENOSPC) | Some(libc::EDQUOT) => Error::ResourceExhausted(format!(
+                "the archive volume is full ({e}); nothing was stored — free or add space and send it again"
+            )),
+            _ => Error::Storage(e.to_string()),
+        }
     }
 }
 

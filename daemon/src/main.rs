@@ -7,6 +7,8 @@ use clap::Parser;
 use minutier_daemon::config::Config;
 use minutier_daemon::{pastell, server};
 
+mod notify;
+
 /// Minutier's archive daemon: ingests documents over gRPC, stores them and
 /// seals each one into a signed, append-only Merkle log.
 #[derive(Parser)]
@@ -21,6 +23,22 @@ struct Args {
     /// gRPC listen address [default: 127.0.0.1:7370].
     #[arg(long)]
     listen: Option<std::net::SocketAddr>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Replace the log's checkpoint signing key with the one the
+    /// configuration's [key] section names (created if absent), recording
+    /// the change in the log. Run it while minutierd is stopped.
+    RotateKey {
+        /// A configuration file whose [key] section names the current key
+        /// (the one minutierd ran with until now) [default: the key file
+        /// in the data directory].
+        #[arg(long)]
+        previous_config: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -52,6 +70,9 @@ fn run(args: Args) -> anyhow::Result<()> {
         config.listen = listen;
     }
     config.validate().map_err(anyhow::Error::msg)?;
+    if let Some(Command::RotateKey { previous_config }) = args.command {
+        return rotate_key(&config, previous_config);
+    }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -100,6 +121,16 @@ fn run(args: Args) -> anyhow::Result<()> {
             }
             None => None,
         };
+        if let Some(addr) = config.metrics_listen {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (metrics_listen): {e}"))?;
+            println!("metrics: http://{}/metrics", listener.local_addr()?);
+            tokio::spawn(minutier_daemon::metrics::serve(
+                listener,
+                opened.service.clone(),
+            ));
+        }
         println!(
             "minutierd listening on {addr} (TLS, data in {})",
             config.data_dir.display()
@@ -122,9 +153,15 @@ fn run(args: Args) -> anyhow::Result<()> {
             );
             tokio::spawn(timestamping.clone().run());
         }
+        if let Some(health) = opened.service.health() {
+            health.spawn();
+        }
         let served = opened.served();
         let sequencer = opened.sequencer;
         drop(opened.service);
+
+        // Under systemd (Type=notify): ready, and the watchdog fed.
+        notify::ready(&format!("serving on {addr}"));
 
         // Graceful, but bounded: requests in flight get SHUTDOWN_GRACE to
         // finish; connections still open after that are cut.
@@ -165,6 +202,42 @@ fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `minutierd rotate-key`.
+fn rotate_key(config: &Config, previous_config: Option<PathBuf>) -> anyhow::Result<()> {
+    let previous = match previous_config {
+        Some(path) => {
+            let previous = Config::from_file(&path).map_err(anyhow::Error::msg)?;
+            previous.validate().map_err(anyhow::Error::msg)?;
+            previous.key
+        }
+        None => Default::default(),
+    };
+    let done = minutier_daemon::keys::rotate(config, &previous)?;
+    println!("Rotated the checkpoint signing key of log {}.", done.origin);
+    println!("old verifier key: {}", done.old_key);
+    println!("new verifier key: {}", done.new_key);
+    println!(
+        "new key: {} ({})",
+        done.new_location,
+        if done.created { "created" } else { "existing" }
+    );
+    println!(
+        "recorded: key-rotation record {}, in the checkpoint of size {} signed by both keys",
+        done.index, done.checkpoint_size
+    );
+    if let Some(retired) = &done.retired {
+        println!(
+            "the old key file is now {} (unused; destroy it when the rotation is checked)",
+            retired.display()
+        );
+    }
+    println!(
+        "Publish every verifier key; auditors need the old ones for older seals: {}",
+        config.data_dir.join("verifier.key").display()
+    );
+    Ok(())
+}
+
 /// How long requests in flight may take to finish once shutdown begins.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -176,4 +249,5 @@ async fn shutdown_signal() {
         _ = term.recv() => {},
     }
     tracing::info!("shutting down: finishing the documents in flight");
+    let _ = notify::notify("STOPPING=1");
 }

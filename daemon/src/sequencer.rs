@@ -16,7 +16,8 @@
 //! a crash is dropped unseen, so no one can ever hold two inconsistent
 //! checkpoints.
 
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread;
 
 use std::collections::HashMap;
@@ -78,6 +79,14 @@ pub enum Change {
         report: Vec<u8>,
         actor: String,
     },
+    /// A change of the signing key: a `key-rotation` record committing to
+    /// `document`, covered by a checkpoint signed by the current key and
+    /// co-signed by `signer`, which signs every later checkpoint.
+    RotateKey {
+        signer: Arc<dyn Signer + Send + Sync>,
+        document: Vec<u8>,
+        actor: String,
+    },
 }
 
 /// A change's records, once durable and covered by a signed checkpoint.
@@ -125,6 +134,37 @@ type Job = (Change, Reply);
 #[derive(Clone)]
 pub struct Sequencer {
     tx: mpsc::Sender<Job>,
+    clock: Arc<ClockWatch>,
+}
+
+/// A step back of the clock up to this is absorbed (records keep the last
+/// signed time); a larger one makes the sequencer refuse to sign.
+pub const CLOCK_TOLERANCE_MS: u64 = 2_000;
+
+/// The sequencer's view of the clock, for the health report: it never
+/// signs a checkpoint whose time goes back before the last signed one.
+#[derive(Debug, Default)]
+pub struct ClockWatch {
+    last_signed_ms: AtomicU64,
+    refusals: AtomicU64,
+    last_refusal: Mutex<Option<String>>,
+}
+
+impl ClockWatch {
+    /// Time of the newest signed record, in ms since the epoch.
+    pub fn last_signed_ms(&self) -> u64 {
+        self.last_signed_ms.load(Ordering::Relaxed)
+    }
+
+    /// Batches refused because the clock had gone back.
+    pub fn refusals(&self) -> u64 {
+        self.refusals.load(Ordering::Relaxed)
+    }
+
+    /// Why the latest batch was refused, while the clock is still behind.
+    pub fn last_refusal(&self) -> Option<String> {
+        self.last_refusal.lock().unwrap().clone()
+    }
 }
 
 struct State {
@@ -142,6 +182,7 @@ struct State {
     replication: Option<Arc<tokio::sync::Notify>>,
     /// Leaf hash of the appliance chain's latest record.
     appliance_head: Option<Hash>,
+    watch: Arc<ClockWatch>,
 }
 
 impl Sequencer {
@@ -178,6 +219,8 @@ impl Sequencer {
             )?)),
             None => None,
         };
+        let watch = Arc::new(ClockWatch::default());
+        watch.last_signed_ms.store(last_time, Ordering::Relaxed);
         let state = State {
             store,
             files,
@@ -186,6 +229,7 @@ impl Sequencer {
             origin,
             frontier,
             last_time,
+            watch: watch.clone(),
             published: published.clone(),
             max_batch,
             replication,
@@ -220,7 +264,12 @@ impl Sequencer {
             .name("sequencer".into())
             .spawn(move || state.run(rx))
             .map_err(|e| Error::Storage(format!("cannot start the sequencer: {e}")))?;
-        Ok((Sequencer { tx }, published, thread))
+        Ok((Sequencer { tx, clock: watch }, published, thread))
+    }
+
+    /// The sequencer's view of the clock.
+    pub fn clock_watch(&self) -> Arc<ClockWatch> {
+        self.clock.clone()
     }
 
     /// Queues a document and waits until its record is durable and covered
@@ -250,6 +299,21 @@ impl Sequencer {
         self.submit(Change::Appliance {
             kind,
             report,
+            actor,
+        })
+        .await
+    }
+
+    /// Records a change of the signing key (see [`Change::RotateKey`]).
+    pub async fn rotate_key(
+        &self,
+        signer: Arc<dyn Signer + Send + Sync>,
+        document: Vec<u8>,
+        actor: String,
+    ) -> Result<Sequenced> {
+        self.submit(Change::RotateKey {
+            signer,
+            document,
             actor,
         })
         .await
@@ -286,6 +350,8 @@ struct Batch<'a> {
     ingested: Vec<Hash>,
     /// The appliance chain's head as this batch leaves it.
     appliance_head: Option<Hash>,
+    /// The key this batch rotates to, which co-signs its checkpoint.
+    next_signer: Option<Arc<dyn Signer + Send + Sync>>,
 }
 
 impl View for Batch<'_> {
@@ -344,6 +410,17 @@ impl Batch<'_> {
         self.archives
             .insert(entry.archive_id.clone(), entry.clone());
         (index, bytes, entry)
+    }
+}
+
+/// Adds the signature of the key a batch rotates to, if it does.
+fn cosign(
+    checkpoint: Arc<str>,
+    next_signer: Option<&(dyn Signer + Send + Sync)>,
+) -> Result<Arc<str>> {
+    match next_signer {
+        Some(signer) => Ok(minutier_seal::note::cosign_note(&checkpoint, signer)?.into()),
+        None => Ok(checkpoint),
     }
 }
 
@@ -422,7 +499,25 @@ impl State {
 
     fn seal_batch(&mut self, jobs: Vec<Job>) {
         // Never let a record's time go back, even if the clock does.
-        let time = self.clock.now_millis().max(self.last_time);
+        let now = self.clock.now_millis();
+        if now.saturating_add(CLOCK_TOLERANCE_MS) < self.last_time {
+            let why = format!(
+                "the clock reads {}, before the last signed record's time {}: the appliance \
+                 refuses to sign a checkpoint that goes back in time; nothing was recorded — \
+                 fix the clock (chrony) and send it again",
+                Timestamp(now),
+                Timestamp(self.last_time)
+            );
+            tracing::error!("{why}");
+            self.watch.refusals.fetch_add(1, Ordering::Relaxed);
+            *self.watch.last_refusal.lock().unwrap() = Some(why.clone());
+            for (_, reply) in jobs {
+                let _ = reply.send(Err(Error::Unavailable(why.clone())));
+            }
+            return;
+        }
+        // Small steps back are absorbed: a record's time never goes back.
+        let time = now.max(self.last_time);
         let mut batch = Batch {
             store: self.store.as_ref(),
             commit: CommitBatch::default(),
@@ -432,6 +527,7 @@ impl State {
             destroyed: Vec::new(),
             ingested: Vec::new(),
             appliance_head: self.appliance_head,
+            next_signer: None,
         };
         let mut done = Vec::with_capacity(jobs.len());
         for (change, reply) in jobs {
@@ -463,6 +559,7 @@ impl State {
             eliminations,
             ingested,
             appliance_head,
+            next_signer,
             ..
         } = batch;
         commit.archives.extend(archives.into_values());
@@ -480,7 +577,10 @@ impl State {
                 ))));
             }
         };
-        let checkpoint = match outcome.and_then(|()| self.sign(&frontier)) {
+        let signed = outcome
+            .and_then(|()| self.sign(&frontier))
+            .and_then(|c| cosign(c, next_signer.as_deref()));
+        let checkpoint = match signed {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "could not seal a batch; the batch was not recorded");
@@ -494,7 +594,13 @@ impl State {
         }
         self.frontier = frontier;
         self.last_time = time;
+        self.watch.last_signed_ms.store(time, Ordering::Relaxed);
+        *self.watch.last_refusal.lock().unwrap() = None;
         self.appliance_head = appliance_head;
+        if let Some(signer) = next_signer {
+            tracing::info!("the checkpoint signing key was rotated");
+            self.signer = signer;
+        }
         let published = self.publish(self.frontier.size(), checkpoint);
         self.destroy_files(&destroyed);
         if let Some(replication) = &self.replication {
@@ -543,6 +649,40 @@ impl State {
                     entries.push(entry);
                 }
                 Ok((records, entries, None))
+            }
+            Change::RotateKey {
+                signer,
+                document,
+                actor,
+            } => {
+                if batch.next_signer.is_some() {
+                    return Err(Error::Unavailable(
+                        "another key rotation is being recorded; nothing was recorded".into(),
+                    ));
+                }
+                if signer.name() != self.origin {
+                    return Err(Error::InvalidArgument(format!(
+                        "the new key is named {:?}, not after the log's origin {:?}",
+                        signer.name(),
+                        self.origin
+                    )));
+                }
+                if signer.public_key() == self.signer.public_key() {
+                    return Err(Error::InvalidArgument(
+                        "the new key is the current key; nothing was recorded".into(),
+                    ));
+                }
+                let appended = self.apply(
+                    batch,
+                    Change::Appliance {
+                        kind: RecordKind::KeyRotation,
+                        report: document,
+                        actor,
+                    },
+                    time,
+                )?;
+                batch.next_signer = Some(signer);
+                Ok(appended)
             }
             Change::Appliance {
                 kind,

@@ -8,13 +8,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use minutier_hw::{FileKeystore, KeyCustody};
 use minutier_proto::v1::admin_server::AdminServer;
 use minutier_proto::v1::archive_server::ArchiveServer;
 use minutier_proto::v1::lifecycle_server::LifecycleServer;
 use minutier_proto::v1::replication_server::ReplicationServer;
 use minutier_proto::v1::transfer_server::TransferServer;
-use minutier_seal::note::VerifierKey;
 use tokio::net::TcpListener;
 
 use crate::admin::AdminService;
@@ -106,13 +104,16 @@ pub fn open(config: &Config, addr: SocketAddr) -> Result<Opened, StartError> {
         }
     };
 
-    let (keystore, key_created) =
-        FileKeystore::open_or_create(&dir.join("keys/checkpoint.key"), &origin)?;
-    let key_location = keystore.describe();
-    let verifier_key =
-        VerifierKey::from_public_key(&origin, minutier_seal::note::Signer::public_key(&keystore))
-            .map_err(crate::error::Error::from)?;
-    write_public(&dir.join("verifier.key"), &format!("{verifier_key}\n")).map_err(dir_err)?;
+    // The key in custody ([key]): the log's current key, or a new log's.
+    let key = crate::keys::open(&config.key, dir, store.as_ref(), &origin)?;
+    let (key_created, key_location) = (key.created, key.key.describe());
+    let verifier_key = key.verifier_key.clone();
+    let key_history = key.history[..key.history.len() - 1].to_vec();
+    write_public(
+        &dir.join("verifier.key"),
+        &crate::keys::verifier_keys_text(&key.history),
+    )
+    .map_err(dir_err)?;
 
     // TLS: the CA persists; the server certificate is issued anew at each
     // start for the configured names (clients trust the CA, not it).
@@ -154,11 +155,16 @@ pub fn open(config: &Config, addr: SocketAddr) -> Result<Opened, StartError> {
     let (sequencer, published, sequencer_thread) = Sequencer::start(
         store.clone(),
         blobs.clone(),
-        Arc::new(keystore),
+        key.key,
         clock.clone(),
         config.max_batch,
         replication.as_ref().map(|r| r.notifier()),
     )?;
+    let health = Arc::new(crate::health::Health::new(
+        config.health.clone(),
+        dir,
+        sequencer.clock_watch(),
+    ));
     let timestamping = config
         .timestamping
         .as_ref()
@@ -187,6 +193,8 @@ pub fn open(config: &Config, addr: SocketAddr) -> Result<Opened, StartError> {
     )
     .with_replication(replication)
     .with_timestamping(timestamping)
+    .with_previous_keys(key_history)
+    .with_health(health)
     .with_rule_durations(config.rule_durations.clone());
     Ok(Opened {
         service: Arc::new(service),
@@ -245,6 +253,29 @@ pub async fn serve(
     health_reporter
         .set_serving::<LifecycleServer<LifecycleGrpc>>()
         .await;
+    // "minutier.v1.Ingest": whether new archives are accepted now (space
+    // watermarks, clock); reads are served either way.
+    if let Some(health) = opened.service.health().cloned() {
+        let reporter = health_reporter.clone();
+        tokio::spawn(async move {
+            loop {
+                let h = health.clone();
+                let accepting = tokio::task::spawn_blocking(move || {
+                    let s = h.snapshot();
+                    s.space.is_ok() && s.ingest_refusal.is_none() && s.clock.last_backwards.is_none()
+                })
+                .await
+                .unwrap_or(false);
+                let status = if accepting {
+                    tonic_health::ServingStatus::Serving
+                } else {
+                    tonic_health::ServingStatus::NotServing
+                };
+                reporter.set_service_status(INGEST_HEALTH, status).await;
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        });
+    }
     // Reflection in both versions: v1, and v1alpha that many tools
     // (grpcurl's fallback, Python's grpcio-reflection) still speak.
     let reflection = || {
@@ -319,6 +350,9 @@ pub struct Served {
     pub auth: Arc<Authenticator>,
     pub tls: rustls::ServerConfig,
 }
+
+/// The health service's name for "new archives are accepted".
+pub const INGEST_HEALTH: &str = "minutier.v1.Ingest";
 
 /// Streams (uploads) in flight on one connection.
 const MAX_STREAMS_PER_CONNECTION: u32 = 128;

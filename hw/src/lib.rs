@@ -1,12 +1,15 @@
 //! Minutier's hardware layer.
 //!
-//! For now: key custody, and where the appliance keeps its data. The daemon signs checkpoints through
-//! [`minutier_seal::note::Signer`]; where the key lives is this crate's
-//! business. The file keystore keeps a 32-byte Ed25519 seed in a file only
-//! its owner can read (0600); a PKCS#11 token comes later behind the same
-//! trait.
+//! Key custody, and where the appliance keeps its data. The daemon signs
+//! checkpoints through [`minutier_seal::note::Signer`]; where the key lives
+//! is this crate's business, behind one trait, [`KeyCustody`]. The file
+//! keystore ([`FileKeystore`]) keeps a 32-byte Ed25519 seed in a file only
+//! its owner can read (0600); the PKCS#11 keystore
+//! ([`pkcs11::Pkcs11Keystore`]) keeps the key in a token it never leaves.
 
+pub mod health;
 pub mod paths;
+pub mod pkcs11;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -29,6 +32,46 @@ pub enum KeyError {
     Malformed { path: PathBuf, len: usize },
     #[error("invalid signing key: {0}")]
     Seal(#[from] minutier_seal::Error),
+    #[error("the signing key {path} does not exist; {hint}")]
+    Missing { path: PathBuf, hint: String },
+    #[error(
+        "cannot load the PKCS#11 module {module}: {reason}; install the token's module \
+         (for SoftHSM2: the Debian package softhsm2) or set key.module"
+    )]
+    ModuleNotFound { module: PathBuf, reason: String },
+    #[error(
+        "no PKCS#11 token labelled {token:?} in {module}; tokens seen: {}",
+        if seen.is_empty() { "none".to_owned() } else { format!("{seen:?}") }
+    )]
+    TokenNotFound {
+        token: String,
+        module: PathBuf,
+        seen: Vec<String>,
+    },
+    #[error(
+        "the PKCS#11 token {token:?} refused the PIN in {pin_file}{}",
+        if *locked { ": the PIN is locked after too many failures; unlock it with the SO PIN" } else { " (wrong PIN); correct the file" }
+    )]
+    WrongPin {
+        token: String,
+        pin_file: PathBuf,
+        locked: bool,
+    },
+    #[error("the PIN file {path} is unusable: {reason}")]
+    BadPinFile { path: PathBuf, reason: String },
+    #[error(
+        "no Ed25519 key labelled {key:?} on the PKCS#11 token {token:?}, and this start may not \
+         generate one (key.generate = false, or the log already has a key): check key.key_label"
+    )]
+    KeyAbsent { key: String, token: String },
+    #[error("the PKCS#11 token {token:?}: {reason}")]
+    Token { token: String, reason: String },
+    #[error("PKCS#11 ({module}): cannot {operation}: {source}")]
+    Pkcs11 {
+        module: PathBuf,
+        operation: &'static str,
+        source: cryptoki::error::Error,
+    },
 }
 
 /// A signing key held in custody: something that signs without handing out
@@ -45,6 +88,19 @@ pub struct FileKeystore {
 }
 
 impl FileKeystore {
+    /// Opens the key at `path`, which must exist; `hint` says what to do
+    /// when it does not. `name` is the log's origin, which names the key.
+    pub fn open(path: &Path, name: &str, hint: &str) -> Result<Self, KeyError> {
+        if !path.exists() {
+            return Err(KeyError::Missing {
+                path: path.to_owned(),
+                hint: hint.to_owned(),
+            });
+        }
+        let (keystore, _) = Self::open_or_create(path, name)?;
+        Ok(keystore)
+    }
+
     /// Opens the key at `path`, or creates it when absent. Returns whether it
     /// was created. `name` is the log's origin, which names the key.
     pub fn open_or_create(path: &Path, name: &str) -> Result<(Self, bool), KeyError> {

@@ -580,7 +580,7 @@ mod tests {
                 ReadMetadata => assert!(result.is_ok()),
                 Ingest => assert!(matches!(result, Err(Error::ChainRepeatedIngest { .. }))),
                 // An appliance kind cannot name the archive at all.
-                Scrub | RecordKind::Timestamp => assert!(
+                Scrub | RecordKind::Timestamp | RecordKind::KeyRotation => assert!(
                     matches!(&result, Err(Error::ChainRecordInvalid { index: 40, .. })),
                     "{result:?}"
                 ),
@@ -772,8 +772,8 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "record at index 25 of the chain is not a valid record: invalid record encoding at \
-             line 3: `archive`: \"appliance\" is reserved for appliance events (scrub, timestamp), \
-             and kind ingest concerns one archive, which the record must name"
+             line 3: `archive`: \"appliance\" is reserved for appliance events (scrub, timestamp, \
+             key-rotation), and kind ingest concerns one archive, which the record must name"
         );
         // …and one naming an archive is not the appliance's.
         r.archive_id = ARCHIVE.into();

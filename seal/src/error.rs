@@ -119,6 +119,21 @@ pub enum Error {
         key_id: String,
     },
 
+    /// A note has no signature line by any of several trusted keys (a log's
+    /// key history: see [`crate::verify::SealVerifier::with_keys`]).
+    #[error(
+        "the note carries no signature by any of the keys of {name} trusted here (key IDs {}); \
+         check that you use this log's verifier keys, including those of before any key \
+         rotation",
+        key_ids.join(", ")
+    )]
+    NoSignatureByKeys {
+        /// The keys' name.
+        name: String,
+        /// The trusted keys' IDs, 8 hex digits each, oldest first.
+        key_ids: Vec<String>,
+    },
+
     /// A signature line claims to be by the expected key but does not verify.
     #[error(
         "the signature by key {name}+{key_id} is invalid: the signed text was altered, or it was \

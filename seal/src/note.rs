@@ -227,6 +227,33 @@ fn verify_with(vk: &VerifyingKey, msg: &[u8], sig: &[u8; 64]) -> bool {
     vk.verify_strict(msg, &Signature::from_bytes(sig)).is_ok()
 }
 
+/// Parses several verifier keys, one per line: a log's key history, oldest
+/// first and the current key last, as `verifier.key` lists them once the
+/// log's key was rotated. Blank lines and lines starting with `#` are
+/// ignored; at least one key is required.
+pub fn parse_verifier_keys(text: &str) -> Result<Vec<VerifierKey>, Error> {
+    let mut keys = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim_matches(|c: char| c.is_ascii_whitespace());
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let key = VerifierKey::parse(line).map_err(|e| match e {
+            Error::InvalidVerifierKey(reason) => {
+                Error::InvalidVerifierKey(format!("line {}: {reason}", i + 1))
+            }
+            other => other,
+        })?;
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    if keys.is_empty() {
+        return Err(Error::InvalidVerifierKey("no verifier key found".into()));
+    }
+    Ok(keys)
+}
+
 impl fmt::Display for VerifierKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut raw = [0u8; 33];
@@ -454,6 +481,40 @@ pub(crate) fn sign_note_max(
     Ok(out)
 }
 
+/// Adds a signature by `signer` to a signed note, after its signature lines,
+/// so that the note verifies with the new key as well as with those that
+/// signed it already. A log co-signs the checkpoint that covers a change of
+/// its key (a `key-rotation` record) with the old and the new key, so that
+/// holders of either key can verify it.
+///
+/// The note's existing signatures are not checked here. The new signature
+/// is checked against the signer's public key, as by [`sign_note`]; a note
+/// already signed by the same key is refused.
+pub fn cosign_note(note: &str, signer: &dyn Signer) -> Result<String, Error> {
+    let parts = split_note(note)?;
+    let name = signer.name();
+    validate_key_name(name)?;
+    let id = key_id(name, &signer.public_key());
+    for line in parts.signatures.lines() {
+        let sig = parse_sig_line(line)?;
+        if sig.name == name && sig.blob[..4] == id {
+            return Err(malformed(format!(
+                "the note is already signed by key {name}+{}",
+                hex::encode(id)
+            )));
+        }
+    }
+    let signed = sign_note_max(parts.body, signer, MAX_NOTE_LEN)?;
+    let line = &signed[parts.body.len() + 1..];
+    if note.len() + line.len() > MAX_NOTE_LEN {
+        return Err(malformed(format!(
+            "the co-signed note would be {} bytes, more than the {MAX_NOTE_LEN}-byte maximum",
+            note.len() + line.len()
+        )));
+    }
+    Ok(format!("{note}{line}"))
+}
+
 /// Verifies a signed note against `key` and returns the verified text (the
 /// body, with its final newline).
 ///
@@ -535,6 +596,48 @@ mod tests {
             verify_note(&note, &other.verifier_key()),
             Err(Error::NoSignatureByKey { .. })
         ));
+    }
+
+    #[test]
+    fn key_lists() {
+        let a = signer("example.com/log").verifier_key();
+        let b = Ed25519Signer::from_seed("example.com/log", &[1; 32])
+            .unwrap()
+            .verifier_key();
+        assert_eq!(parse_verifier_keys(&format!("{a}\n")), Ok(vec![a.clone()]));
+        let text = format!("# key history\n{a}\n\n{b}\n{a}\n");
+        assert_eq!(parse_verifier_keys(&text), Ok(vec![a.clone(), b.clone()]));
+        assert!(parse_verifier_keys("\n# nothing\n").is_err());
+        let e = parse_verifier_keys(&format!("{a}\nnot-a-key\n")).unwrap_err();
+        assert!(e.to_string().contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn co_signed_notes_verify_with_either_key() {
+        let old = signer("example.com/log");
+        let new = Ed25519Signer::from_seed("example.com/log", &[1; 32]).unwrap();
+        let note = sign_note("size 3\n", &old).unwrap();
+        let both = cosign_note(&note, &new).unwrap();
+        assert!(both.starts_with(&note), "{both}");
+        assert_eq!(both.lines().count(), note.lines().count() + 1);
+        assert_eq!(verify_note(&both, &old.verifier_key()).unwrap(), "size 3\n");
+        assert_eq!(verify_note(&both, &new.verifier_key()).unwrap(), "size 3\n");
+        // Ed25519 is deterministic: the added line is the new key's own.
+        let alone = sign_note("size 3\n", &new).unwrap();
+        assert!(both.ends_with(&alone["size 3\n\n".len()..]), "{both}");
+        // The same key twice, or a note that is no note, is refused.
+        assert!(matches!(
+            cosign_note(&both, &new),
+            Err(Error::MalformedNote(_))
+        ));
+        assert!(matches!(
+            cosign_note("size 3\n", &new),
+            Err(Error::MalformedNote(_))
+        ));
+        // Altering the text breaks both signatures.
+        let altered = both.replacen("size 3", "size 4", 1);
+        assert!(verify_note(&altered, &old.verifier_key()).is_err());
+        assert!(verify_note(&altered, &new.verifier_key()).is_err());
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The log entry: one `minutier/record/v1` record per archival event.
 //!
 //! Most events concern one archive. Events that concern the appliance as a
-//! whole, such as a scrub run ([`RecordKind::Scrub`]) or a time-stamp of a
-//! checkpoint ([`RecordKind::Timestamp`]), name the reserved archive
+//! whole, such as a scrub run ([`RecordKind::Scrub`]), a time-stamp of a
+//! checkpoint ([`RecordKind::Timestamp`]) or a change of the log's signing
+//! key ([`RecordKind::KeyRotation`]), name the reserved archive
 //! [`APPLIANCE_ID`] instead ([`RecordKind::is_appliance`]).
 //!
 //! The encoding is a short line-oriented text, specified normatively in
@@ -81,11 +82,17 @@ pub enum RecordKind {
     /// `content-sha256`, `size` and `metadata-sha256` commit to the
     /// timestamp document, which holds the checkpoint and the token.
     Timestamp,
+    /// `key-rotation`: the log's checkpoint signing key was replaced. An
+    /// appliance event, like `scrub`: `content-sha256`, `size` and
+    /// `metadata-sha256` commit to the key rotation document, which names
+    /// the old and the new verifier key. The checkpoint that first covers
+    /// this record is signed by both keys; later ones by the new key only.
+    KeyRotation,
 }
 
 impl RecordKind {
     /// Every kind, in the order of the format specification.
-    pub const ALL: [RecordKind; 13] = [
+    pub const ALL: [RecordKind; 14] = [
         RecordKind::Ingest,
         RecordKind::MetadataCorrection,
         RecordKind::RulesChange,
@@ -99,6 +106,7 @@ impl RecordKind {
         RecordKind::EliminationExecuted,
         RecordKind::Scrub,
         RecordKind::Timestamp,
+        RecordKind::KeyRotation,
     ];
 
     /// The token used in the encoding, e.g. `"ingest"` or `"hold-placed"`.
@@ -117,6 +125,7 @@ impl RecordKind {
             RecordKind::EliminationExecuted => "elimination-executed",
             RecordKind::Scrub => "scrub",
             RecordKind::Timestamp => "timestamp",
+            RecordKind::KeyRotation => "key-rotation",
         }
     }
 
@@ -140,17 +149,21 @@ impl RecordKind {
     }
 
     /// Whether the record concerns the appliance as a whole rather than one
-    /// archive: `scrub` and `timestamp`. Such a record names the archive
+    /// archive: `scrub`, `timestamp` and `key-rotation`. Such a record names the archive
     /// [`APPLIANCE_ID`], belongs to the appliance's chain, and commits to
     /// its own report twice (`metadata-sha256` equals `content-sha256`).
     pub fn is_appliance(self) -> bool {
-        matches!(self, RecordKind::Scrub | RecordKind::Timestamp)
+        matches!(
+            self,
+            RecordKind::Scrub | RecordKind::Timestamp | RecordKind::KeyRotation
+        )
     }
 
     /// What an appliance record commits to, in the words of messages.
     fn report_name(self) -> &'static str {
         match self {
             RecordKind::Timestamp => "timestamp document",
+            RecordKind::KeyRotation => "key rotation document",
             _ => "scrub report",
         }
     }
@@ -338,9 +351,9 @@ pub struct Record {
     pub actor: String,
     /// SHA-256 of the document's bytes. The same in every record of an
     /// archive, the elimination tombstone included. For an appliance record
-    /// (`scrub`, `timestamp`), SHA-256 of the canonical JSON
-    /// ([`crate::metadata::canonical_json`]) of its report: the scrub
-    /// report, or the timestamp document.
+    /// (`scrub`, `timestamp`, `key-rotation`), SHA-256 of the canonical
+    /// JSON ([`crate::metadata::canonical_json`]) of its report: the scrub
+    /// report, the timestamp document or the key rotation document.
     pub content_sha256: Hash,
     /// Size of the document in bytes, likewise the same in every record.
     /// For an appliance record, the length of its report's canonical JSON.
@@ -429,7 +442,7 @@ fn appliance_kinds() -> String {
 /// Checks what the digests of a record of `kind` commit to, where a rule
 /// ties them together: an appliance record's `metadata-sha256` and
 /// `content-sha256` are both the SHA-256 of its report (the scrub report,
-/// the timestamp document).
+/// the timestamp document, the key rotation document).
 fn validate_digests(kind: RecordKind, content: &Hash, metadata: &Hash) -> Result<(), Error> {
     if kind.is_appliance() && content != metadata {
         return Err(Error::InvalidField {
@@ -741,6 +754,7 @@ mod tests {
                 "elimination-executed",
                 "scrub",
                 "timestamp",
+                "key-rotation",
             ]
         );
         for kind in RecordKind::ALL {
@@ -796,7 +810,14 @@ mod tests {
             .into_iter()
             .filter(|k| k.is_appliance())
             .collect();
-        assert_eq!(appliance, [RecordKind::Scrub, RecordKind::Timestamp]);
+        assert_eq!(
+            appliance,
+            [
+                RecordKind::Scrub,
+                RecordKind::Timestamp,
+                RecordKind::KeyRotation
+            ]
+        );
         // The classes do not overlap.
         for kind in RecordKind::ALL {
             assert!(!(kind.is_appliance() && (kind.is_access() || kind.is_elimination())));
@@ -909,7 +930,7 @@ mod tests {
             }
             let e = r.validate().unwrap_err();
             let reason = format!(
-                "\"appliance\" is reserved for appliance events (scrub, timestamp), and kind \
+                "\"appliance\" is reserved for appliance events (scrub, timestamp, key-rotation), and kind \
                  {kind} concerns one archive, which the record must name"
             );
             assert_eq!(

@@ -48,21 +48,29 @@ pub struct VerifiedInclusion {
     pub checkpoint: Checkpoint,
 }
 
-/// Verifies seals against one verifier key; remembers checkpoint notes whose
-/// signature already verified (keyed by SHA-256 of the note text), so a batch
-/// of seals under one checkpoint costs one signature check.
+/// Verifies seals against a log's verifier key, or against its key history
+/// when the key was rotated ([`SealVerifier::with_keys`]); remembers
+/// checkpoint notes whose signature already verified (keyed by SHA-256 of
+/// the note text), so a batch of seals under one checkpoint costs one
+/// signature check.
 pub struct SealVerifier {
-    key: VerifierKey,
-    /// The decoded public key, or why it cannot be used (reported on use,
-    /// because `new` cannot fail).
-    verifying_key: Result<VerifyingKey, Error>,
+    /// The trusted keys, oldest first, each with its decoded public key or
+    /// why it cannot be used (reported on use, because `new` cannot fail).
+    keys: Vec<(VerifierKey, Result<VerifyingKey, Error>)>,
     verified: HashMap<Hash, Checkpoint>,
 }
 
 impl std::fmt::Debug for SealVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SealVerifier")
-            .field("key", &self.key.to_string())
+            .field(
+                "keys",
+                &self
+                    .keys
+                    .iter()
+                    .map(|(k, _)| k.to_string())
+                    .collect::<Vec<_>>(),
+            )
             .field("cached_checkpoints", &self.verified.len())
             .finish()
     }
@@ -73,15 +81,40 @@ impl SealVerifier {
     pub fn new(key: VerifierKey) -> Self {
         let verifying_key = note::decode_verifier(&key);
         Self {
-            key,
-            verifying_key,
+            keys: vec![(key, verifying_key)],
             verified: HashMap::new(),
         }
     }
 
-    /// The trusted key.
+    /// A verifier trusting every key of a log's key history, oldest first
+    /// and the current key last (docs/seal-format.md §2.8): a checkpoint
+    /// verifies if one of them signed it. Seals made before a key rotation
+    /// carry checkpoints signed by the old key, and keep verifying.
+    /// Fails only when `keys` is empty.
+    pub fn with_keys(keys: Vec<VerifierKey>) -> Result<Self, Error> {
+        if keys.is_empty() {
+            return Err(Error::InvalidVerifierKey("no verifier key given".into()));
+        }
+        Ok(Self {
+            keys: keys
+                .into_iter()
+                .map(|k| {
+                    let vk = note::decode_verifier(&k);
+                    (k, vk)
+                })
+                .collect(),
+            verified: HashMap::new(),
+        })
+    }
+
+    /// The trusted key; with a key history, the current (last) one.
     pub fn key(&self) -> &VerifierKey {
-        &self.key
+        &self.keys.last().expect("at least one key").0
+    }
+
+    /// Every trusted key, oldest first.
+    pub fn keys(&self) -> impl Iterator<Item = &VerifierKey> {
+        self.keys.iter().map(|(k, _)| k)
     }
 
     /// How many verified checkpoint notes are remembered.
@@ -95,13 +128,43 @@ impl SealVerifier {
         if let Some(cp) = self.verified.get(&id) {
             return Ok(cp.clone());
         }
-        let vk = self.verifying_key.as_ref().map_err(Clone::clone)?;
-        let cp = Checkpoint::open_with(text, &self.key, vk)?;
+        let cp = self.open_uncached(text)?;
         if self.verified.len() >= MAX_CACHED_CHECKPOINTS {
             self.verified.clear();
         }
         self.verified.insert(id, cp.clone());
         Ok(cp)
+    }
+
+    /// Verifies a signed checkpoint with the newest trusted key that signed
+    /// it. A signature line that names a trusted key but does not verify is
+    /// an error, whatever the other keys.
+    fn open_uncached(&self, text: &str) -> Result<Checkpoint, Error> {
+        if let [(key, vk)] = self.keys.as_slice() {
+            return Checkpoint::open_with(text, key, vk.as_ref().map_err(Clone::clone)?);
+        }
+        let mut unusable = None;
+        for (key, vk) in self.keys.iter().rev() {
+            let vk = match vk {
+                Ok(vk) => vk,
+                Err(e) => {
+                    unusable.get_or_insert_with(|| e.clone());
+                    continue;
+                }
+            };
+            match Checkpoint::open_with(text, key, vk) {
+                Err(Error::NoSignatureByKey { .. }) => continue,
+                other => return other,
+            }
+        }
+        Err(unusable.unwrap_or_else(|| Error::NoSignatureByKeys {
+            name: self.key().name.clone(),
+            key_ids: self
+                .keys
+                .iter()
+                .map(|(k, _)| hex::encode(k.key_id))
+                .collect(),
+        }))
     }
 
     /// Checks a seal's checkpoint signature and inclusion proof without
@@ -185,6 +248,55 @@ impl SealVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_history_verifies_checkpoints_of_every_key() {
+        use crate::note::Ed25519Signer;
+        let old = Ed25519Signer::from_seed("x", &[1; 32]).unwrap();
+        let new = Ed25519Signer::from_seed("x", &[2; 32]).unwrap();
+        let stranger = Ed25519Signer::from_seed("x", &[3; 32]).unwrap();
+        let cp = |size: u64, signer: &Ed25519Signer| {
+            Checkpoint {
+                origin: "x".into(),
+                size,
+                root: [size as u8; 32],
+                extensions: vec![],
+            }
+            .sign(signer)
+            .unwrap()
+        };
+        let (before, after) = (cp(1, &old), cp(2, &new));
+        let bridge = note::cosign_note(&cp(3, &old), &new).unwrap();
+        let mut history =
+            SealVerifier::with_keys(vec![old.verifier_key(), new.verifier_key()]).unwrap();
+        assert_eq!(history.key(), &new.verifier_key());
+        assert_eq!(history.keys().count(), 2);
+        for (text, size) in [(&before, 1), (&after, 2), (&bridge, 3)] {
+            assert_eq!(history.open_checkpoint(text).unwrap().size, size);
+        }
+        // One key alone opens its own checkpoints, and the co-signed one.
+        let mut only_new = SealVerifier::new(new.verifier_key());
+        assert!(matches!(
+            only_new.open_checkpoint(&before),
+            Err(Error::NoSignatureByKey { .. })
+        ));
+        assert_eq!(only_new.open_checkpoint(&bridge).unwrap().size, 3);
+        // A key outside the history: refused, naming every trusted key.
+        let e = history.open_checkpoint(&cp(4, &stranger)).unwrap_err();
+        assert!(matches!(&e, Error::NoSignatureByKeys { key_ids, .. } if key_ids.len() == 2));
+        assert!(
+            e.to_string()
+                .contains(&hex::encode(old.verifier_key().key_id)),
+            "{e}"
+        );
+        // A forged line under a trusted key fails, even if another key is fine.
+        let forged = after.replacen("\n2\n", "\n5\n", 1);
+        assert!(matches!(
+            history.open_checkpoint(&forged),
+            Err(Error::BadSignature { .. })
+        ));
+        assert!(SealVerifier::with_keys(vec![]).is_err());
+    }
 
     #[test]
     fn weak_key_is_reported_on_use() {

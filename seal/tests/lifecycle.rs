@@ -1,8 +1,8 @@
 //! The lifecycle vectors (vectors/lifecycle/, generated independently in
 //! Python): one record of every archive kind in two archives' chains, the
 //! signed elimination certificate of the order that eliminated both, and the
-//! appliance's chain of two scrub records and a timestamp record appended to
-//! the same log. The Rust
+//! appliance's chain of two scrub records, a timestamp record and a
+//! key-rotation record appended to the same log. The Rust
 //! encoders must reproduce them byte for byte, and the verifiers must accept
 //! them and refuse their alterations.
 
@@ -66,6 +66,19 @@ const APPLIANCE_RECORDS: [(u64, &[u8], &[u8]); 2] = [
 const TIMESTAMP_RECORD: &[u8] = include_bytes!("vectors/lifecycle/18-timestamp.txt");
 const TIMESTAMP_DOCUMENT: &[u8] = include_bytes!("vectors/lifecycle/18-timestamp-document.json");
 const CHECKPOINT_18: &str = include_str!("vectors/lifecycle/checkpoint-18.txt");
+/// The appliance's chain continued: the key-rotation record at index 19,
+/// its key rotation document, and the checkpoint of the 20 records signed
+/// by the old and the new key.
+const KEY_ROTATION_RECORD: &[u8] = include_bytes!("vectors/lifecycle/19-key-rotation.txt");
+const KEY_ROTATION_DOCUMENT: &[u8] =
+    include_bytes!("vectors/lifecycle/19-key-rotation-document.json");
+const CHECKPOINT_20: &str = include_str!("vectors/lifecycle/checkpoint-20.txt");
+/// RFC 8032 §7.1 TEST 2 secret key, the rotation's new key. Public test
+/// vector; never use it for anything real.
+const NEW_SEED: [u8; 32] = [
+    0x4c, 0xcd, 0x08, 0x9b, 0x28, 0xff, 0x96, 0xda, 0x9d, 0xb6, 0xc3, 0x46, 0xec, 0x11, 0x4e, 0x0f,
+    0x5b, 0x8a, 0x31, 0x9f, 0x35, 0xab, 0xa6, 0x24, 0xda, 0x8c, 0xf6, 0xed, 0x4f, 0xb8, 0xa6, 0xfb,
+];
 const CERTIFICATE: &str = include_str!("vectors/lifecycle/elimination-certificate.txt");
 const CHECKPOINT: &str = include_str!("vectors/checkpoint.txt");
 const CHECKPOINT_4: &str = include_str!("vectors/log/checkpoint-4.txt");
@@ -80,6 +93,10 @@ fn appliance_vectors() -> Value {
 
 fn timestamp_vector() -> Value {
     serde_json::from_str(include_str!("vectors/lifecycle/timestamp.json")).unwrap()
+}
+
+fn key_rotation_vector() -> Value {
+    serde_json::from_str(include_str!("vectors/lifecycle/key-rotation.json")).unwrap()
 }
 
 fn appliance_chain() -> Vec<(u64, Vec<u8>)> {
@@ -204,6 +221,11 @@ fn record_vectors_encode_decode_and_hash() {
     }
     kinds.push(
         s(&timestamp_vector()["entry"]["fields"]["kind"])
+            .parse()
+            .unwrap(),
+    );
+    kinds.push(
+        s(&key_rotation_vector()["entry"]["fields"]["kind"])
             .parse()
             .unwrap(),
     );
@@ -400,7 +422,7 @@ fn only_read_metadata_after_the_tombstone() {
         match kind {
             RecordKind::ReadMetadata => assert!(result.is_ok()),
             // An appliance kind about an archive is no valid record.
-            RecordKind::Scrub | RecordKind::Timestamp => assert!(
+            RecordKind::Scrub | RecordKind::Timestamp | RecordKind::KeyRotation => assert!(
                 matches!(
                     &result,
                     Err(Error::ChainRecordInvalid { index: 16, reason })
@@ -681,6 +703,159 @@ fn the_appliance_chain_runs_from_the_scrubs_to_the_timestamp() {
     assert!(matches!(
         Record::decode(&r.encode()),
         Err(Error::InvalidRecord { line: 3, .. })
+    ));
+}
+
+// ---------------------------------------------------------- key rotation
+
+/// The 20 records of the vector log: the archives', the scrubs, the
+/// timestamp and the key rotation.
+fn log_of_twenty() -> MemoryTree {
+    let mut tree = MemoryTree::new();
+    let all = RECORDS
+        .iter()
+        .copied()
+        .chain(APPLIANCE_RECORDS.iter().map(|(_, b, _)| *b))
+        .chain([TIMESTAMP_RECORD, KEY_ROTATION_RECORD]);
+    for r in all {
+        tree.push(leaf_hash(r));
+    }
+    assert_eq!(tree.size(), 20);
+    tree
+}
+
+fn new_signer() -> Ed25519Signer {
+    Ed25519Signer::from_seed(ORIGIN, &NEW_SEED).unwrap()
+}
+
+#[test]
+fn key_rotation_vector_encodes_decodes_and_commits_to_its_document() {
+    let v = key_rotation_vector();
+    let e = &v["entry"];
+    assert_eq!(e["index"].as_u64(), Some(19));
+    assert_eq!(s(&e["file"]), "19-key-rotation.txt");
+    let expected = record_from_fields(&e["fields"]);
+    expected.validate().unwrap();
+    assert_eq!(expected.kind, RecordKind::KeyRotation);
+    assert_eq!(expected.kind.as_str(), "key-rotation");
+    assert!(expected.kind.is_appliance());
+    assert_eq!(expected.archive_id, APPLIANCE_ID);
+    assert_eq!(expected.encode(), KEY_ROTATION_RECORD);
+    assert_eq!(Record::decode(KEY_ROTATION_RECORD), Ok(expected.clone()));
+    assert_eq!(to_hex(&leaf_hash(KEY_ROTATION_RECORD)), s(&e["leaf_hash"]));
+    // The record commits to the document as a scrub record to its report.
+    let document = &e["document"];
+    assert_eq!(metadata::canonical_json(document), KEY_ROTATION_DOCUMENT);
+    assert_eq!(
+        s(&e["document_canonical"]).as_bytes(),
+        KEY_ROTATION_DOCUMENT
+    );
+    assert_eq!(expected.content_sha256, sha256(KEY_ROTATION_DOCUMENT));
+    assert_eq!(expected.size, KEY_ROTATION_DOCUMENT.len() as u64);
+    assert_eq!(expected.metadata_sha256, expected.content_sha256);
+    // The document names the old key (the vectors' key) and the new one.
+    assert_eq!(s(&document["old_key"]), key().to_string());
+    assert_eq!(
+        s(&document["new_key"]),
+        new_signer().verifier_key().to_string()
+    );
+    assert_eq!(s(&v["old_key"]), s(&document["old_key"]));
+    assert_eq!(s(&v["new_key"]), s(&document["new_key"]));
+    assert_eq!(s(&document["custody"]), "pkcs11");
+    // The same rule as for the other appliance kinds.
+    let mut r = expected;
+    r.metadata_sha256 = [9; 32];
+    let e = Record::decode(&r.encode()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("a key-rotation record commits to its key rotation document twice"),
+        "{e}"
+    );
+    r.metadata_sha256 = r.content_sha256;
+    r.archive_id = A.into();
+    assert!(matches!(
+        Record::decode(&r.encode()),
+        Err(Error::InvalidRecord { line: 3, .. })
+    ));
+}
+
+#[test]
+fn the_appliance_chain_runs_on_to_the_key_rotation() {
+    let v = key_rotation_vector();
+    let mut records = appliance_chain();
+    records.push((18, TIMESTAMP_RECORD.to_vec()));
+    records.push((19, KEY_ROTATION_RECORD.to_vec()));
+    assert_eq!(
+        v["chain"],
+        serde_json::json!(records.iter().map(|(i, _)| *i).collect::<Vec<_>>())
+    );
+    let links = check(APPLIANCE_ID, &records).unwrap();
+    assert_eq!(links.len(), 4);
+    assert_eq!(links[3].record.kind, RecordKind::KeyRotation);
+    assert_eq!(links[3].record.previous, Some(links[2].leaf_hash));
+}
+
+#[test]
+fn the_rotation_checkpoint_is_signed_by_both_keys() {
+    let tree = log_of_twenty();
+    let (old, new) = (signer(), new_signer());
+    // Ed25519 is deterministic: signed by the old key, co-signed by the
+    // new one, it is the vector byte for byte.
+    let signed = Checkpoint {
+        origin: ORIGIN.into(),
+        size: 20,
+        root: tree.root(),
+        extensions: vec![],
+    }
+    .sign(&old)
+    .unwrap();
+    assert_eq!(note::cosign_note(&signed, &new).unwrap(), CHECKPOINT_20);
+    // Either key alone verifies it, and so does the key history.
+    for k in [key(), new.verifier_key()] {
+        let opened = Checkpoint::open(CHECKPOINT_20, &k).unwrap();
+        assert_eq!((opened.size, opened.root), (20, tree.root()));
+    }
+    let mut history = SealVerifier::with_keys(
+        note::parse_verifier_keys(&format!("{}\n{}\n", key(), new.verifier_key())).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(history.open_checkpoint(CHECKPOINT_20).unwrap().size, 20);
+    // The chain of trust: with the old key alone, an auditor verifies the
+    // seal of the rotation record, whose document names the new key…
+    let seal = Seal {
+        record: KEY_ROTATION_RECORD.to_vec(),
+        index: 19,
+        proof: tree::inclusion_proof(&tree, 19, 20).unwrap(),
+        checkpoint: CHECKPOINT_20.to_owned(),
+    }
+    .to_text();
+    let ok = SealVerifier::new(key())
+        .verify_document(
+            &seal,
+            &sha256(KEY_ROTATION_DOCUMENT),
+            KEY_ROTATION_DOCUMENT.len() as u64,
+        )
+        .unwrap();
+    assert_eq!(ok.record.kind, RecordKind::KeyRotation);
+    let document: Value = serde_json::from_slice(KEY_ROTATION_DOCUMENT).unwrap();
+    assert_eq!(
+        VerifierKey::parse(s(&document["new_key"])).unwrap(),
+        new.verifier_key()
+    );
+    // …and the checkpoint the old key signed before the rotation is
+    // consistent with the co-signed one.
+    let old_cp = Checkpoint::open(CHECKPOINT_18, &key()).unwrap();
+    let proof = tree::consistency_proof(&tree, 18, 20).unwrap();
+    let (before, after) = history
+        .verify_consistency(CHECKPOINT_18, CHECKPOINT_20, &proof)
+        .unwrap();
+    assert_eq!((before.size, after.size), (18, 20));
+    assert_eq!(before.root, old_cp.root);
+    // A key that is not the log's verifies neither.
+    let stranger = Ed25519Signer::from_seed(ORIGIN, &[5; 32]).unwrap();
+    assert!(matches!(
+        Checkpoint::open(CHECKPOINT_20, &stranger.verifier_key()),
+        Err(Error::NoSignatureByKey { .. })
     ));
 }
 

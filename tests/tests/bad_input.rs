@@ -22,6 +22,7 @@ fn header(title: &str, declared: &str) -> pb::IngestRequest {
                 ..Default::default()
             }),
             declared_sha256: declared.into(),
+            size: 0,
         })),
     }
 }

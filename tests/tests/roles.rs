@@ -34,6 +34,7 @@ enum Rpc {
     GetTimestamps,
     ImportSip,
     GetTransfer,
+    GetHealth,
 }
 
 use Rpc::*;
@@ -57,6 +58,7 @@ const TABLE: &[(Rpc, [bool; 5])] = &[
     (GetTimestamps, [true, true, true, true, true]),
     (ImportSip, [true, true, false, false, false]),
     (GetTransfer, [true, true, true, true, false]),
+    (GetHealth, [true, false, true, true, true]),
 ];
 const ROLES: [&str; 5] = ["archivist", "dms", "auditor", "controller", "admin"];
 
@@ -70,6 +72,7 @@ fn ingest_messages(title: &str, agency: &str, content: &[u8]) -> Vec<pb::IngestR
                     ..Default::default()
                 }),
                 declared_sha256: String::new(),
+                size: 0,
             })),
         },
         pb::IngestRequest {
@@ -152,6 +155,7 @@ async fn call(
             .map(drop),
         Status => admin.status(pb::StatusRequest {}).await.map(drop),
         WhoAmI => admin.who_am_i(pb::WhoAmIRequest {}).await.map(drop),
+        GetHealth => admin.get_health(pb::GetHealthRequest {}).await.map(drop),
         GetTimestamps => replication
             .get_timestamps(pb::GetTimestampsRequest::default())
             .await

@@ -68,6 +68,7 @@ pub async fn upload(
                 part: Some(Part::Header(IngestHeader {
                     metadata: Some(std::mem::take(&mut metadata)),
                     declared_sha256: hex::encode(digest.sha256),
+                    size: digest.size,
                 })),
             };
             let mut messages = vec![header];
@@ -90,10 +91,12 @@ pub async fn upload(
     }
 
     let file = tokio::fs::File::open(path).await.context("cannot open")?;
+    let size = file.metadata().await.map(|m| m.len()).unwrap_or(0);
     let header = IngestRequest {
         part: Some(Part::Header(IngestHeader {
             metadata: Some(metadata),
             declared_sha256: String::new(),
+            size,
         })),
     };
     let (digest_tx, mut digest_rx) = oneshot::channel();

@@ -167,6 +167,10 @@ impl ArchiveService {
             Err(Refusal::Caller(e)) => return Err(e),
         };
 
+        // Not the package's fault: answered as an error to retry later.
+        let incoming = plan.manifest.bytes.len() as u64
+            + plan.documents.iter().map(|d| d.size).sum::<u64>();
+        self.admit(incoming)?;
         let blobs = self.blobs.clone();
         let inline_threshold = self.limits.inline_threshold;
         let manifest_bytes = plan.manifest.bytes.clone();
@@ -690,7 +694,7 @@ fn stage(
     manifest: &[u8],
     wanted: &[(String, Hash, u64)],
 ) -> std::result::Result<StagedDocuments, Refusal> {
-    let storage = |e: std::io::Error| Refusal::Caller(Error::Storage(e.to_string()));
+    let storage = |e: std::io::Error| Refusal::Caller(Error::from(e));
     let mut placed: Vec<(Hash, BlobLocation)> = Vec::new();
     let mut by_path: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, (path, _, _)) in wanted.iter().enumerate() {
@@ -785,7 +789,7 @@ fn store_one(
     (path, sha, size): &(String, Hash, u64),
     name: &str,
 ) -> std::result::Result<(Hash, u64, Staged), Refusal> {
-    let storage = |e: std::io::Error| Refusal::Caller(Error::Storage(e.to_string()));
+    let storage = |e: std::io::Error| Refusal::Caller(Error::from(e));
     let changed = |what: &str| {
         Refusal::Transfer(Rejection::new(
             code::BAD_DIGEST,

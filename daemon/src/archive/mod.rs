@@ -32,6 +32,8 @@ use crate::timestamping::Timestamping;
 const PIPELINE_DEPTH: usize = 8;
 /// Size of the chunks served by [`ContentReader`].
 pub const READ_CHUNK: usize = 256 << 10;
+/// A long upload re-checks the space watermarks every this many bytes.
+const ADMIT_EVERY: u64 = 64 << 20;
 /// Most records returned by one [`ArchiveService::records`] call.
 pub const MAX_RECORDS: u64 = 1000;
 
@@ -40,6 +42,8 @@ pub const MAX_RECORDS: u64 = 1000;
 pub struct NewDocument {
     pub metadata: Metadata,
     pub declared_sha256: Option<Hash>,
+    /// The size the client announced, if any (checked against free space).
+    pub declared_size: u64,
 }
 
 /// The answer to a successful ingest.
@@ -67,6 +71,8 @@ pub struct ArchiveService {
     sequencer: Sequencer,
     published: Published,
     verifier_key: VerifierKey,
+    /// The log's earlier keys, oldest first (key rotations).
+    previous_keys: Vec<VerifierKey>,
     clock: Arc<dyn Clock>,
     limits: Limits,
     replication: Option<Arc<Replication>>,
@@ -74,6 +80,8 @@ pub struct ArchiveService {
     /// Durations of the rules of producers' repositories (rule id to
     /// years), applied to SEDA transfers that name a rule without one.
     rule_durations: Arc<std::collections::BTreeMap<String, u32>>,
+    /// Space watermarks and the appliance's health.
+    health: Option<Arc<crate::health::Health>>,
 }
 
 impl ArchiveService {
@@ -97,6 +105,26 @@ impl ArchiveService {
             replication: None,
             timestamping: None,
             rule_durations: Arc::default(),
+            health: None,
+            previous_keys: Vec::new(),
+        }
+    }
+
+    /// Turns on the space watermarks and the health report.
+    pub fn with_health(mut self, health: Arc<crate::health::Health>) -> Self {
+        self.health = Some(health);
+        self
+    }
+
+    pub fn health(&self) -> Option<&Arc<crate::health::Health>> {
+        self.health.as_ref()
+    }
+
+    /// Refuses new content below the space watermarks.
+    pub fn admit(&self, incoming: u64) -> Result<()> {
+        match &self.health {
+            Some(h) => h.admit(incoming),
+            None => Ok(()),
         }
     }
 
@@ -117,6 +145,18 @@ impl ArchiveService {
 
     pub fn replication(&self) -> Option<&Arc<Replication>> {
         self.replication.as_ref()
+    }
+
+    /// The log's keys before its current one, oldest first: checkpoints
+    /// signed before a key rotation verify with them.
+    pub fn with_previous_keys(mut self, keys: Vec<VerifierKey>) -> Self {
+        self.previous_keys = keys;
+        self
+    }
+
+    /// See [`ArchiveService::with_previous_keys`].
+    pub fn previous_keys(&self) -> &[VerifierKey] {
+        &self.previous_keys
     }
 
     /// Turns on the time-stamping of checkpoints (its status, for reads).
@@ -154,6 +194,7 @@ impl ArchiveService {
         minutier_seal::record::validate_actor(actor).map_err(|e| {
             Error::InvalidArgument(format!("the caller's identity cannot be recorded: {e}"))
         })?;
+        self.admit(doc.declared_size)?;
         let too_big = |size: u64| {
             Error::ResourceExhausted(format!(
                 "document exceeds the size limit of {} bytes (received {size} so far); ask the administrator to raise max_document_size",
@@ -170,7 +211,11 @@ impl ArchiveService {
         let outcome: Result<()> = async {
             while let Some(chunk) = chunks.next().await {
                 let chunk = chunk?;
+                let before = received;
                 received += chunk.len() as u64;
+                if received / ADMIT_EVERY != before / ADMIT_EVERY {
+                    self.admit(ADMIT_EVERY)?;
+                }
                 if received > self.limits.max_document_size {
                     return Err(too_big(received));
                 }

@@ -224,3 +224,101 @@ pub fn id<'a>(field: &str, id: &'a str) -> Result<&'a str, Status> {
     }
     Ok(id)
 }
+
+pub fn health_to_wire(h: &crate::health::Snapshot) -> pb::HealthResponse {
+    let time = |ms: u64| Timestamp(ms).to_string();
+    let (space, space_error) = match &h.space {
+        Ok(s) => (
+            Some(pb::VolumeSpace {
+                total_bytes: s.total_bytes,
+                free_bytes: s.free_bytes,
+                total_inodes: s.total_inodes,
+                free_inodes: s.free_inodes,
+            }),
+            String::new(),
+        ),
+        Err(e) => (None, e.clone()),
+    };
+    let disks = h
+        .disks
+        .iter()
+        .map(|d| match d {
+            Ok(d) => pb::DiskHealth {
+                device: d.device.clone(),
+                model: d.model.clone(),
+                serial: d.serial.clone(),
+                passed: d.passed,
+                temperature_celsius: d.temperature_celsius,
+                power_on_hours: d.power_on_hours,
+                reallocated_sectors: d.reallocated_sectors,
+                pending_sectors: d.pending_sectors,
+                media_errors: d.media_errors,
+                warnings: d.warnings.clone(),
+                error: String::new(),
+            },
+            Err(e) => pb::DiskHealth {
+                error: e.clone(),
+                ..Default::default()
+            },
+        })
+        .collect();
+    let raid = h
+        .raid
+        .iter()
+        .flatten()
+        .map(|a| pb::RaidArray {
+            name: a.name.clone(),
+            state: a.state.clone(),
+            level: a.level.clone(),
+            devices: a.devices.clone(),
+            expected: a.expected.unwrap_or_default(),
+            present: a.present.unwrap_or_default(),
+            sync: a.sync.clone().unwrap_or_default(),
+            degraded: a.degraded(),
+        })
+        .collect();
+    let mut clock = pb::ClockHealth {
+        last_signed_at: time(h.clock.last_signed_ms),
+        backwards_refusals: h.clock.backwards_refusals,
+        backwards: h.clock.last_backwards.clone().unwrap_or_default(),
+        ..Default::default()
+    };
+    match &h.clock.chrony {
+        Some(Ok(t)) => {
+            clock.chrony_present = true;
+            clock.synchronised = t.synchronised();
+            clock.reference = t.reference.clone();
+            clock.stratum = t.stratum;
+            clock.offset_seconds = t.offset_seconds;
+            clock.leap_status = t.leap_status.clone();
+        }
+        Some(Err(e)) => {
+            clock.chrony_present = true;
+            clock.chrony_error = e.clone();
+        }
+        None => {}
+    }
+    pb::HealthResponse {
+        sampled_at: time(h.sampled_at_ms),
+        data_dir: h.data_dir.display().to_string(),
+        space,
+        space_error,
+        min_free_bytes: h.watermarks.min_free_bytes,
+        min_free_percent: h.watermarks.min_free_percent.into(),
+        min_free_inodes_percent: h.watermarks.min_free_inodes_percent.into(),
+        ingest_allowed: h.space.is_ok()
+            && h.ingest_refusal.is_none()
+            && h.clock.last_backwards.is_none(),
+        ingest_refusal: h
+            .ingest_refusal
+            .clone()
+            .or_else(|| h.clock.last_backwards.clone())
+            .unwrap_or_default(),
+        ingest_refusals: h.ingest_refusals,
+        disks,
+        raid_present: h.raid.is_some(),
+        raid,
+        clock: Some(clock),
+        problems: h.problems(),
+    }
+}

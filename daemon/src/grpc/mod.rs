@@ -159,6 +159,7 @@ impl Archive for ArchiveGrpc {
         let doc = NewDocument {
             metadata,
             declared_sha256,
+            declared_size: header.size,
         };
         let actor = who.actor();
         let chunks = stream.map(|message| match message {
@@ -310,6 +311,12 @@ impl Archive for ArchiveGrpc {
             checkpoint: checkpoint.text.to_string(),
             size: checkpoint.size,
             verifier_key: self.service.verifier_key().to_string(),
+            previous_verifier_keys: self
+                .service
+                .previous_keys()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
         }))
     }
 
@@ -478,5 +485,19 @@ impl minutier_proto::v1::admin_server::Admin for AdminGrpc {
             agency: who.agency.unwrap_or_default(),
             serial: who.serial,
         }))
+    }
+
+    async fn get_health(
+        &self,
+        request: Request<pb::GetHealthRequest>,
+    ) -> Result<Response<pb::HealthResponse>, Status> {
+        self.caller(&request, Action::ReadHealth)?;
+        let Some(health) = self.archive.health().cloned() else {
+            return Err(Status::unavailable("health is not monitored by this daemon"));
+        };
+        let snapshot = tokio::task::spawn_blocking(move || health.snapshot())
+            .await
+            .map_err(|e| Status::internal(format!("health sampling failed: {e}")))?;
+        Ok(Response::new(convert::health_to_wire(&snapshot)))
     }
 }

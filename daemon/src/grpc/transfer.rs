@@ -57,6 +57,8 @@ impl Transfer for TransferGrpc {
         if header.size > limit {
             return Err(too_big(header.size));
         }
+        // The package is spooled, then stored: twice its size, for a while.
+        self.service.admit(header.size.saturating_mul(2))?;
         let mut received: u64 = 0;
         while let Some(message) = stream.message().await.map_err(|s| {
             Status::invalid_argument(format!("the upload was interrupted: {}", s.message()))
@@ -76,7 +78,7 @@ impl Transfer for TransferGrpc {
             }
             spool
                 .write_all(&chunk)
-                .map_err(|e| Error::Storage(format!("cannot spool the package: {e}")))?;
+                .map_err(Error::from)?;
         }
         if received == 0 {
             return Err(Status::invalid_argument(
@@ -85,7 +87,7 @@ impl Transfer for TransferGrpc {
         }
         spool
             .flush()
-            .map_err(|e| Error::Storage(format!("cannot spool the package: {e}")))?;
+            .map_err(Error::from)?;
         // A DMS deposits for its own agency only.
         let auth = self.auth.clone();
         let check = |agency: &mut String| -> crate::error::Result<()> {

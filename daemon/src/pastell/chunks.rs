@@ -10,10 +10,11 @@
 //!
 //! Everything spooled counts against one budget (`max_spool_size`); a
 //! session holds at most `max_package_size` bytes and expires when no chunk
-//! came for `chunk_session_timeout_seconds`. A chunk refused or cut short
-//! is removed from the session's file: the session is left as it was
-//! before the chunk. Files live in `<data dir>/spool/pastell/`, emptied at
-//! each start.
+//! came for `chunk_session_timeout_seconds`. A refused chunk is removed
+//! from the session's file: the session is left as it was before the
+//! chunk; a client gone in the middle of a chunk ends its session. Files
+//! (each session's manifest too) live in `<data dir>/spool/pastell/`,
+//! emptied at each start.
 
 use std::collections::HashMap;
 use std::io;
@@ -97,7 +98,8 @@ pub struct Chunks {
 struct Session {
     actor: String,
     security: String,
-    manifest: Vec<u8>,
+    /// The manifest, spooled too (it may be large, and sessions many).
+    manifest: tempfile::TempPath,
     message_identifier: String,
     file: tempfile::TempPath,
     reservation: Reservation,
@@ -105,7 +107,6 @@ struct Session {
     /// The chunk expected next, from 1.
     next: u64,
     number_of_chunks: Option<u64>,
-    file_name: Option<String>,
     /// A chunk is being written.
     busy: bool,
     last_seen: Instant,
@@ -136,7 +137,6 @@ struct Checked {
     security: String,
     index: u64,
     count: u64,
-    file_name: Option<String>,
 }
 
 /// After a chunk: the session goes on, or it is complete.
@@ -152,7 +152,7 @@ pub enum Progress {
 /// A complete package: its manifest and the file of its attachments
 /// (removed when dropped).
 pub struct Complete {
-    pub manifest: Vec<u8>,
+    pub manifest: tempfile::TempPath,
     pub files: Spooled,
     pub number_of_chunks: u64,
     pub received: u64,
@@ -275,7 +275,6 @@ impl ChunkFields {
             security,
             index,
             count,
-            file_name: self.file_name.clone(),
         })
     }
 }
@@ -346,37 +345,48 @@ impl Chunks {
     }
 
     /// Opens a session for a package whose attachments come in chunks.
-    pub fn open_session(
+    pub async fn open_session(
         &self,
         account: &Account,
         manifest: Vec<u8>,
         message_identifier: &str,
     ) -> Result<Opened, ApiError> {
         self.expire();
-        let mut sessions = self.sessions.lock().unwrap();
-        if sessions.len() >= MAX_SESSIONS {
-            return Err(ApiError::new(
+        let too_many = || {
+            ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "too_many_sessions",
                 format!("{MAX_SESSIONS} chunked uploads are in progress: retry later"),
-            ));
+            )
+        };
+        if self.sessions.lock().unwrap().len() >= MAX_SESSIONS {
+            return Err(too_many());
         }
+        let mut reservation = self.reservation();
+        reservation.grow(manifest.len() as u64)?;
+        let manifest_path = self.temp("manifest-")?;
+        tokio::fs::write(&manifest_path, &manifest)
+            .await
+            .map_err(storage)?;
+        let file = self.temp("chunks-")?;
         let session_identifier = hex::encode(rand::random::<[u8; 16]>());
         let security_identifier = hex::encode(rand::random::<[u8; 16]>());
-        let file = self.temp("chunks-")?;
+        let mut sessions = self.sessions.lock().unwrap();
+        if sessions.len() >= MAX_SESSIONS {
+            return Err(too_many());
+        }
         sessions.insert(
             session_identifier.clone(),
             Session {
                 actor: account.actor.clone(),
                 security: security_identifier.clone(),
-                manifest,
+                manifest: manifest_path,
                 message_identifier: message_identifier.to_owned(),
                 file,
-                reservation: self.reservation(),
+                reservation,
                 received: 0,
                 next: 1,
                 number_of_chunks: None,
-                file_name: None,
                 busy: false,
                 last_seen: Instant::now(),
             },
@@ -554,9 +564,6 @@ impl Writing<'_> {
         s.received += written;
         s.next = c.index + 1;
         s.number_of_chunks = Some(c.count);
-        if s.file_name.is_none() {
-            s.file_name = c.file_name.clone();
-        }
         s.busy = false;
         s.last_seen = Instant::now();
         self.committed = true;

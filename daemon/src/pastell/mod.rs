@@ -452,7 +452,8 @@ impl From<Error> for ApiError {
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Error::PermissionDenied(_) => (StatusCode::FORBIDDEN, "permission_denied"),
             Error::FailedPrecondition(_) => (StatusCode::CONFLICT, "failed_precondition"),
-            Error::ResourceExhausted(_) => (StatusCode::PAYLOAD_TOO_LARGE, "resource_exhausted"),
+            // The volume full, for instance: the message says which.
+            Error::ResourceExhausted(_) => (StatusCode::INSUFFICIENT_STORAGE, "resource_exhausted"),
             Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
@@ -670,10 +671,18 @@ async fn seda_messages_in(
                 "send either attachments, or send_chunked_attachments=true and then the chunks",
             ));
         }
-        let transfer = identify(&manifest)?;
+        // Parsing a large manifest is work for a blocking thread.
+        let (manifest, transfer) = tokio::task::spawn_blocking(move || {
+            let transfer = identify(&manifest);
+            (manifest, transfer)
+        })
+        .await
+        .map_err(|e| ApiError::from(Error::Storage(format!("reading the manifest failed: {e}"))))?;
+        let transfer = transfer?;
         let opened = shared
             .chunks
-            .open_session(account, manifest, &transfer.message_identifier)?;
+            .open_session(account, manifest, &transfer.message_identifier)
+            .await?;
         tracing::info!(
             actor = %account.actor,
             transfer = %transfer.message_identifier,
@@ -774,7 +783,12 @@ async fn chunk_files_in(
                 bytes = complete.received,
                 "pastell: chunked upload complete"
             );
-            let report = deposit(shared, account, complete.manifest, complete.files.path()).await?;
+            let manifest = tokio::fs::read(&complete.manifest).await.map_err(|e| {
+                ApiError::from(Error::Storage(format!(
+                    "cannot read the spooled manifest: {e}"
+                )))
+            })?;
+            let report = deposit(shared, account, manifest, complete.files.path()).await?;
             let mut answer = outcome_json(shared, &report);
             answer["chunk_index"] = json!(complete.number_of_chunks);
             answer["number_of_chunks"] = json!(complete.number_of_chunks);

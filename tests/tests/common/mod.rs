@@ -43,6 +43,8 @@ pub struct Daemon {
     /// The Pastell endpoint's URL (base URL included, no trailing slash),
     /// when the configuration has a `[pastell]` section.
     pub pastell_url: Option<String>,
+    /// `http://ADDR/metrics`, when the configuration sets `metrics_listen`.
+    pub metrics_url: Option<String>,
 }
 
 impl Daemon {
@@ -64,7 +66,14 @@ impl Daemon {
 
     /// Starts the daemon with a TOML configuration file.
     pub fn start_with(data_dir: &Path, config: Option<&Path>) -> Daemon {
+        Self::start_with_env(data_dir, config, &[])
+    }
+
+    /// Starts the daemon with extra environment variables (for instance
+    /// libfaketime's, to move its clock).
+    pub fn start_with_env(data_dir: &Path, config: Option<&Path>, env: &[(&str, &str)]) -> Daemon {
         let mut cmd = Command::new(bin_dir().join("minutierd"));
+        cmd.envs(env.iter().copied());
         cmd.arg("--data-dir")
             .arg(data_dir)
             .arg("--listen")
@@ -85,6 +94,7 @@ impl Daemon {
         let mut lines = BufReader::new(stdout).lines();
         let deadline = Instant::now() + Duration::from_secs(30);
         let (mut key, mut addr, mut url, mut pastell_url) = (None, None, None, None);
+        let mut metrics_url = None;
         while url.is_none() {
             assert!(Instant::now() < deadline, "minutierd did not start in 30 s");
             let line = match lines.next() {
@@ -101,6 +111,9 @@ impl Daemon {
                 let u = rest.split_whitespace().next().unwrap();
                 pastell_url = Some(u.trim_end_matches('/').to_owned());
             }
+            if let Some(rest) = line.strip_prefix("metrics: ") {
+                metrics_url = Some(rest.trim().to_owned());
+            }
             if let Some(rest) = line.strip_prefix("clients: ") {
                 url = Some(rest.trim().to_owned());
             }
@@ -115,6 +128,7 @@ impl Daemon {
             verifier_key: key.expect("minutierd printed its verifier key"),
             archivist: PathBuf::new(),
             pastell_url,
+            metrics_url,
         };
         let archivist = data_dir.with_file_name(format!(
             "{}-archivist.pem",

@@ -1,7 +1,8 @@
 # Regenerates lifecycle/ (run from seal/tests/vectors/). Python 3 standard library and pyca/cryptography (as log.py).
 # A log of 16 records about two archives, covering every archive record kind, and the signed elimination certificate
 # of the order that eliminated both (lifecycle.json); then two scrub runs appended to the same log, the appliance's
-# chain (appliance.json). The metadata, elimination-order and scrub-report JSON shapes are illustrative only:
+# chain (appliance.json), a time-stamp of a checkpoint (timestamp.json) and a change of the log's signing key
+# (key-rotation.json). The metadata, elimination-order and scrub-report JSON shapes are illustrative only:
 # the format fixes what the digests commit to, not the schema of that JSON.
 import hashlib, json, base64
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -255,3 +256,45 @@ timestamp = {
 }
 json.dump(timestamp, open("lifecycle/timestamp.json", "w", encoding="utf-8"), ensure_ascii=False, indent=1)
 open("lifecycle/timestamp.json", "a").write("\n")
+
+# A change of the log's signing key, recorded as the appliance event at index 19, chained after the timestamp record:
+# the key-rotation record commits to its key rotation document (canonical JSON: the old and the new verifier key,
+# C2SP vkey strings, and where the new key is kept, "file" or "pkcs11"), like a scrub record to its report. The old
+# key is the RFC 8032 test-1 key (verifier.key), the new one the RFC 8032 test-2 key; both are public test vectors,
+# never to be used for anything real. The checkpoint of the 20 records (checkpoint-20.txt), the first to cover the
+# rotation, is signed by the old key and then by the new one: an auditor holding only the old key verifies it, finds
+# the record naming the new key, and trusts the checkpoints the new key signs from then on.
+def vkey(name, public):
+    key_id = hashlib.sha256(name.encode() + b"\n\x01" + public).digest()[:4].hex()
+    return name + "+" + key_id + "+" + base64.b64encode(b"\x01" + public).decode()
+new_sk = Ed25519PrivateKey.from_private_bytes(bytes.fromhex("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb"))
+new_pk = new_sk.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+new_kid = hashlib.sha256(origin.encode() + b"\n\x01" + new_pk).digest()[:4]
+old_key, new_key = vkey(origin, pk), vkey(origin, new_pk)
+assert old_key == open("verifier.key").read().strip()
+rotation = {"custody": "pkcs11", "new_key": new_key, "old_key": old_key}
+rotation_bytes = canon(rotation)
+r = dict(kind="key-rotation", archive=APPLIANCE, time="2028-03-15T09:30:00.000Z", actor="minutierd (key rotation)",
+         content_sha256=H(rotation_bytes), size=len(rotation_bytes), metadata_sha256=H(rotation_bytes),
+         previous=timestamp["entry"]["leaf_hash"])
+b = enc(r)
+open("lifecycle/19-key-rotation.txt", "wb").write(b)
+open("lifecycle/19-key-rotation-document.json", "wb").write(rotation_bytes)
+log_bytes_20 = log_bytes + [open("lifecycle/18-timestamp.txt", "rb").read(), b]
+cp20_body = f"{origin}\n{len(log_bytes_20)}\n{base64.b64encode(mth(log_bytes_20)).decode()}\n"
+checkpoint_20 = (cp20_body + "\n"
+                 + "\u2014 " + origin + " " + base64.b64encode(kid + sk.sign(cp20_body.encode())).decode() + "\n"
+                 + "\u2014 " + origin + " " + base64.b64encode(new_kid + new_sk.sign(cp20_body.encode())).decode() + "\n")
+open("lifecycle/checkpoint-20.txt", "w", encoding="utf-8", newline="\n").write(checkpoint_20)
+key_rotation = {
+  "description": "The appliance's chain continued: a minutier/record/v1 key-rotation record at index 19, after the timestamp record of timestamp.json (its previous is the leaf hash of index 18). It commits to its key rotation document (document, a JSON value; document_file, its canonical JSON, the exact bytes committed to) as a scrub record to its report: the old verifier key (the RFC 8032 test-1 key of verifier.key), the new one (the RFC 8032 test-2 key) and where the new key is kept. checkpoint_file is the checkpoint of the 20 records, the first to cover the rotation, signed by the old key and then by the new key: it verifies with either. Generated with Python hashlib and pyca/cryptography, independently of the Rust code.",
+  "entry": {"index": 19, "file": "19-key-rotation.txt", "fields": r, "leaf_hash": leaf(b), "document": rotation,
+            "document_file": "19-key-rotation-document.json", "document_canonical": rotation_bytes.decode()},
+  "old_key": old_key,
+  "new_key": new_key,
+  "checkpoint_file": "checkpoint-20.txt",
+  "checkpoint_size": 20,
+  "chain": timestamp["chain"] + [19],
+}
+json.dump(key_rotation, open("lifecycle/key-rotation.json", "w", encoding="utf-8"), ensure_ascii=False, indent=1)
+open("lifecycle/key-rotation.json", "a").write("\n")
