@@ -262,7 +262,9 @@ pub async fn serve(
                 let h = health.clone();
                 let accepting = tokio::task::spawn_blocking(move || {
                     let s = h.snapshot();
-                    s.space.is_ok() && s.ingest_refusal.is_none() && s.clock.last_backwards.is_none()
+                    s.space.is_ok()
+                        && s.ingest_refusal.is_none()
+                        && s.clock.last_backwards.is_none()
                 })
                 .await
                 .unwrap_or(false);

@@ -322,7 +322,10 @@ fn replies_validate_against_the_seda_schema() {
     assert!(out.status.success(), "tar.gz: {}", text(&out));
     let o = json.unwrap();
     assert_eq!(o["replayed"], false);
-    assert!(o["message_identifier"].as_str().unwrap().starts_with("TGZ-"));
+    assert!(o["message_identifier"]
+        .as_str()
+        .unwrap()
+        .starts_with("TGZ-"));
     xmllint_valid(&work.join("reply.xml"));
 
     // One byte of one file changed: BAD_DIGEST, KO reply, valid too.

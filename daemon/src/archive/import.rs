@@ -168,8 +168,8 @@ impl ArchiveService {
         };
 
         // Not the package's fault: answered as an error to retry later.
-        let incoming = plan.manifest.bytes.len() as u64
-            + plan.documents.iter().map(|d| d.size).sum::<u64>();
+        let incoming =
+            plan.manifest.bytes.len() as u64 + plan.documents.iter().map(|d| d.size).sum::<u64>();
         self.admit(incoming)?;
         let blobs = self.blobs.clone();
         let inline_threshold = self.limits.inline_threshold;

@@ -493,7 +493,9 @@ impl minutier_proto::v1::admin_server::Admin for AdminGrpc {
     ) -> Result<Response<pb::HealthResponse>, Status> {
         self.caller(&request, Action::ReadHealth)?;
         let Some(health) = self.archive.health().cloned() else {
-            return Err(Status::unavailable("health is not monitored by this daemon"));
+            return Err(Status::unavailable(
+                "health is not monitored by this daemon",
+            ));
         };
         let snapshot = tokio::task::spawn_blocking(move || health.snapshot())
             .await

@@ -76,18 +76,14 @@ impl Transfer for TransferGrpc {
             if received > limit {
                 return Err(too_big(received));
             }
-            spool
-                .write_all(&chunk)
-                .map_err(Error::from)?;
+            spool.write_all(&chunk).map_err(Error::from)?;
         }
         if received == 0 {
             return Err(Status::invalid_argument(
                 "the package is empty: send its bytes after the header",
             ));
         }
-        spool
-            .flush()
-            .map_err(Error::from)?;
+        spool.flush().map_err(Error::from)?;
         // A DMS deposits for its own agency only.
         let auth = self.auth.clone();
         let check = |agency: &mut String| -> crate::error::Result<()> {
