@@ -51,7 +51,7 @@ struct VerifiedJson {
 pub async fn verify(json: bool, file: &Path, seal: &Path, key: &str) -> anyhow::Result<ExitCode> {
     // Everything that is a problem with the inputs (not with the evidence)
     // is a usage error, exit 2.
-    let key = load_key(key)?;
+    let keys = load_keys(key)?;
     let seal_bytes = std::fs::read(seal)
         .map_err(|e| usage(format!("cannot read seal {}: {e}", seal.display())))?;
     let (sha256, size) =
@@ -61,7 +61,7 @@ pub async fn verify(json: bool, file: &Path, seal: &Path, key: &str) -> anyhow::
     let outcome = String::from_utf8(seal_bytes)
         .map_err(|_| "the seal is not UTF-8 text".to_owned())
         .and_then(|text| {
-            SealVerifier::new(key)
+            verifier(keys)
                 .verify_document(&text, &sha256, size)
                 .map_err(|e| e.to_string())
         });
@@ -136,7 +136,7 @@ pub fn verify_tree(
     seal_dir: &Path,
     key: &str,
 ) -> anyhow::Result<ExitCode> {
-    let key = load_key(key)?;
+    let keys = load_keys(key)?;
     if !seal_dir.is_dir() {
         return Err(usage(format!(
             "--seal-dir {} is not a directory",
@@ -145,7 +145,7 @@ pub fn verify_tree(
     }
     let started = Instant::now();
     let inputs = walk::collect(paths);
-    let mut verifier = SealVerifier::new(key);
+    let mut verifier = verifier(keys);
     let mut failed: Vec<FailedJson> = inputs
         .failures
         .iter()
@@ -203,18 +203,32 @@ pub fn verify_tree(
 }
 
 /// A verifier key given inline (`<origin>+<hex id>+<base64>`) or as a path
-/// to a file holding it. An unusable key is a usage error.
+/// to a file holding it; for a file listing a log's key history, its
+/// current (last) key. An unusable key is a usage error.
 pub(crate) fn load_key(arg: &str) -> anyhow::Result<VerifierKey> {
+    let mut keys = load_keys(arg)?;
+    Ok(keys.pop().expect("load_keys returns at least one key"))
+}
+
+/// The verifier keys given inline (one key) or as a path to a file holding
+/// one, or a log's key history: one key per line, oldest first, the
+/// current key last (the daemon's `verifier.key` after key rotations).
+pub(crate) fn load_keys(arg: &str) -> anyhow::Result<Vec<VerifierKey>> {
     if let Ok(key) = VerifierKey::parse(arg.trim()) {
-        return Ok(key);
+        return Ok(vec![key]);
     }
     let text = std::fs::read_to_string(arg).map_err(|e| {
         usage(format!(
             "--key {arg:?} is neither a verifier key nor a readable key file: {e}"
         ))
     })?;
-    VerifierKey::parse(text.trim())
-        .map_err(|e| usage(format!("key file {arg} does not hold a verifier key: {e}")))
+    minutier_seal::note::parse_verifier_keys(&text)
+        .map_err(|e| usage(format!("key file {arg} does not hold verifier keys: {e}")))
+}
+
+/// A seal verifier trusting `keys` (at least one).
+fn verifier(keys: Vec<VerifierKey>) -> SealVerifier {
+    SealVerifier::with_keys(keys).expect("load_keys returns at least one key")
 }
 
 /// SHA-256 and size of a file, streamed.
@@ -270,7 +284,7 @@ pub async fn consistency(
 ) -> anyhow::Result<ExitCode> {
     let old_text = std::fs::read_to_string(old)
         .map_err(|e| usage(format!("cannot read checkpoint {}: {e}", old.display())))?;
-    let trusted_key = key.map(load_key).transpose()?;
+    let trusted_key = key.map(load_keys).transpose()?;
 
     let mut client = connect(server).await?;
     let latest = client::latest_checkpoint(&mut client).await?;
@@ -335,20 +349,27 @@ enum Failure {
 
 async fn check_consistency(
     client: &mut client::Client,
-    trusted_key: Option<VerifierKey>,
+    trusted_key: Option<Vec<VerifierKey>>,
     latest: &client::ServerCheckpoint,
     old_text: &str,
     report: &mut ConsistencyJson,
 ) -> Result<(), Failure> {
     let failed = |msg: String| Failure::Verification(msg);
-    let key = match trusted_key {
-        Some(key) => key,
-        None => VerifierKey::parse(&latest.verifier_key).map_err(|e| {
-            failed(format!(
-                "the server's verifier key {:?} is invalid: {e}",
-                latest.verifier_key
-            ))
-        })?,
+    // Without --key, the server's keys: its current one and, after key
+    // rotations, the earlier ones that signed older checkpoints.
+    let keys = match trusted_key {
+        Some(keys) => keys,
+        None => latest
+            .verifier_keys()
+            .into_iter()
+            .map(|text| {
+                VerifierKey::parse(text).map_err(|e| {
+                    failed(format!(
+                        "the server's verifier key {text:?} is invalid: {e}"
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?,
     };
     let old_size = Checkpoint::parse_unverified(old_text)
         .map_err(|e| failed(format!("the old checkpoint is not a checkpoint: {e}")))?
@@ -381,7 +402,7 @@ async fn check_consistency(
         })
         .collect::<Result<_, _>>()?;
 
-    let (old_cp, new_cp) = SealVerifier::new(key)
+    let (old_cp, new_cp) = verifier(keys)
         .verify_consistency(old_text, &resp.new_checkpoint, &proof)
         .map_err(|e| failed(e.to_string()))?;
     report.old_size = Some(old_cp.size);

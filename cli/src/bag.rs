@@ -481,12 +481,10 @@ async fn bag_timestamps(
     client: &mut client::Client,
     infos: &[ArchiveInfo],
 ) -> anyhow::Result<Vec<Checked>> {
-    let text = client::latest_checkpoint(client).await?.verifier_key;
-    let key = VerifierKey::parse(&text)
-        .map_err(|e| anyhow!("the server's verifier key {text:?} is invalid: {e}"))?;
+    let keys = client::latest_checkpoint(client).await?.parsed_keys()?;
     let mut replication = connect_replication(server).await?;
     let (all, _) = timestamps::fetch_all(&mut replication).await?;
-    let checked = timestamps::check_all(&all, &key)
+    let checked = timestamps::check_all(&all, &keys)
         .map_err(|e| anyhow!("the log's time-stamps do not verify: {e}"))?;
     Ok(select_timestamps(&checked, infos))
 }

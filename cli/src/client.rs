@@ -218,6 +218,32 @@ pub struct ServerCheckpoint {
     pub checkpoint: String,
     pub size: u64,
     pub verifier_key: String,
+    /// The log's earlier keys, oldest first, if its key was rotated.
+    pub previous_verifier_keys: Vec<String>,
+}
+
+impl ServerCheckpoint {
+    /// Every key of the log, oldest first, the current one last, as the
+    /// server states them.
+    pub fn verifier_keys(&self) -> Vec<&str> {
+        self.previous_verifier_keys
+            .iter()
+            .map(String::as_str)
+            .chain([self.verifier_key.as_str()])
+            .collect()
+    }
+
+    /// [`ServerCheckpoint::verifier_keys`], parsed.
+    pub fn parsed_keys(&self) -> anyhow::Result<Vec<minutier_seal::note::VerifierKey>> {
+        self.verifier_keys()
+            .into_iter()
+            .map(|text| {
+                minutier_seal::note::VerifierKey::parse(text).map_err(|e| {
+                    anyhow::anyhow!("the server's verifier key {text:?} is invalid: {e}")
+                })
+            })
+            .collect()
+    }
 }
 
 pub async fn latest_checkpoint(client: &mut Client) -> anyhow::Result<ServerCheckpoint> {
@@ -228,6 +254,7 @@ pub async fn latest_checkpoint(client: &mut Client) -> anyhow::Result<ServerChec
         checkpoint: resp.checkpoint,
         size: resp.size,
         verifier_key: resp.verifier_key,
+        previous_verifier_keys: resp.previous_verifier_keys,
     })
 }
 

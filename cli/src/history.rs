@@ -340,17 +340,18 @@ fn details(entries: &[Entry]) -> Vec<String> {
                 text_of(&doc["contents_repaired"]),
                 text_of(&doc["replicas_reuploaded"])
             ),
-            RecordKind::KeyRotation => format!(
-                "signing key changed from {} to {}",
-                text_of(&doc["old_key"]),
-                text_of(&doc["new_key"])
-            ),
             RecordKind::Timestamp => format!(
                 "checkpoint of size {} time-stamped at {} by {} (serial {})",
                 text_of(&doc["checkpoint_size"]),
                 text_of(&doc["gen_time"]),
                 text_of(&doc["tsa"]),
                 text_of(&doc["serial"])
+            ),
+            RecordKind::KeyRotation => format!(
+                "checkpoint signing key changed from {} to {} ({})",
+                text_of(&doc["old_key"]),
+                text_of(&doc["new_key"]),
+                text_of(&doc["custody"])
             ),
         };
         if !e.record.kind.is_elimination() && !e.record.kind.is_appliance() && !doc.is_null() {

@@ -11,6 +11,7 @@ mod bag;
 mod client;
 mod elimination;
 mod error;
+mod full_audit;
 mod history;
 mod ingest;
 mod lifecycle;
@@ -101,7 +102,8 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
-    /// Print the log's verifier key.
+    /// Print the log's verifier key; after key rotations, every key of the
+    /// log, oldest first and the current one last (what `--key` takes).
     Key,
     /// Import a SEDA 2.1/2.2/2.3 ArchiveTransfer package (zip, tar or
     /// tar.gz): every unit is archived and sealed, or none. Exit 1 when it
@@ -178,6 +180,14 @@ enum Command {
         #[arg(long, value_name = "VKEY")]
         key: Option<String>,
     },
+    /// A full offline audit of a data directory (the daemon stopped): every
+    /// record, the Merkle tree and every checkpoint, every archive's chain
+    /// and metadata, every document re-hashed; against checkpoints you
+    /// kept and, with --bucket-config, the bucket's replicas. Exit 1 with
+    /// every finding listed. With --bag, the checks of verify-bag.
+    #[command(after_help = "Example: minutier audit --data-dir /var/lib/minutier \
+    --key verifier.key --checkpoint checkpoint-2026.txt")]
+    Audit(full_audit::AuditArgs),
     /// Verify documents against their seals, offline (no server contact):
     /// one FILE with --seal, or files and folders with --seal-dir (laid out
     /// as `ingest --seal-dir` wrote it).
@@ -196,7 +206,9 @@ enum Command {
         /// A folder of seals written by `ingest --seal-dir`.
         #[arg(long, value_name = "DIR")]
         seal_dir: Option<PathBuf>,
-        /// The log's verifier key, or a file containing it.
+        /// The log's verifier key, or a file containing it; after key
+        /// rotations, a file with every key of the log, one per line (the
+        /// daemon's verifier.key).
         #[arg(long, value_name = "VKEY")]
         key: String,
     },
@@ -214,7 +226,9 @@ enum Command {
         /// A checkpoint saved earlier (e.g. by `minutier checkpoint -o`).
         #[arg(long, value_name = "CHECKPOINT_FILE")]
         old: PathBuf,
-        /// Trusted verifier key (or a file containing it); default: the server's.
+        /// Trusted verifier key (or a file containing it, or every key of
+        /// the log, one per line, after key rotations); default: the
+        /// server's.
         #[arg(long, value_name = "VKEY")]
         key: Option<String>,
     },
@@ -726,6 +740,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Export { bag, ids } => bag::export(server, json, &bag, &ids).await,
         Command::VerifyBag { dir, key } => bag::verify(json, &dir, key.as_deref()),
+        Command::Audit(args) => full_audit::run(json, server.data_dir.as_deref(), args).await,
         Command::Verify {
             paths,
             seal,

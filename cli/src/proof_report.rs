@@ -23,7 +23,7 @@ use minutier_seal::{hash, Hash};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::audit::load_key;
+use crate::audit::load_keys;
 use crate::client::{self, connect, connect_replication, Client, Target};
 use crate::error::rpc;
 use crate::output::{print_json, table};
@@ -101,18 +101,17 @@ pub async fn run(
         .transpose()?;
     let mut client = connect(target).await?;
     let stated = client::latest_checkpoint(&mut client).await?;
-    let (key, key_source) = match options.key {
-        Some(k) => (load_key(k)?, "argument"),
-        None => (
-            VerifierKey::parse(&stated.verifier_key)
-                .map_err(|e| anyhow!("the server's verifier key is invalid: {e}"))?,
-            "server",
-        ),
+    // The log's key, or its key history after rotations (the current
+    // key last).
+    let (keys, key_source) = match options.key {
+        Some(k) => (load_keys(k)?, "argument"),
+        None => (stated.parsed_keys()?, "server"),
     };
+    let key = keys.last().expect("at least one key").clone();
     let mut replication = connect_replication(target).await?;
     let (stamps, _) = timestamps::fetch_all(&mut replication).await?;
 
-    let mut verifier = SealVerifier::new(key.clone());
+    let mut verifier = SealVerifier::with_keys(keys)?;
     let mut archives = Vec::with_capacity(ids.len());
     for id in ids {
         archives.push(
@@ -537,7 +536,8 @@ async fn timestamp(
             },
         );
     };
-    let checked = match timestamps::check(stamp, verifier.key()) {
+    let keys: Vec<VerifierKey> = verifier.keys().cloned().collect();
+    let checked = match timestamps::check(stamp, &keys) {
         Ok(c) => c,
         Err(e) => return fail(NAME, e),
     };

@@ -530,12 +530,19 @@ pub async fn key(server: &Target, json: bool) -> anyhow::Result<ExitCode> {
         #[derive(Serialize)]
         struct KeyJson<'a> {
             verifier_key: &'a str,
+            /// Earlier keys, oldest first (key rotations).
+            previous_verifier_keys: &'a [String],
         }
         print_json(&KeyJson {
             verifier_key: &latest.verifier_key,
+            previous_verifier_keys: &latest.previous_verifier_keys,
         });
     } else {
-        println!("{}", latest.verifier_key);
+        // Oldest first, the current key last: the output is a key file
+        // that `verify --key` takes whole.
+        for key in latest.verifier_keys() {
+            println!("{key}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -13,19 +13,19 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{anyhow, Context};
+use anyhow::Context;
 use base64::Engine as _;
 use minutier_proto::v1::replication_client::ReplicationClient;
 use minutier_proto::v1::{CheckpointTimestamp, GetTimestampsRequest, TimestampingStatus};
-use minutier_seal::checkpoint::Checkpoint;
 use minutier_seal::hash::{sha256, to_hex};
 use minutier_seal::note::VerifierKey;
 use minutier_seal::record::{Record, RecordKind, APPLIANCE_ID};
+use minutier_seal::verify::SealVerifier;
 use serde::Serialize;
 use serde_json::Value;
 use tonic::transport::Channel;
 
-use crate::audit::load_key;
+use crate::audit::load_keys;
 use crate::client::{self, connect, connect_replication, Target};
 use crate::error::rpc;
 use crate::output::{print_json, table};
@@ -74,8 +74,10 @@ pub struct Checked {
 }
 
 /// Checks one time-stamp as the module documentation says (all but the
-/// chain, which [`check_all`] checks).
-pub fn check(t: &CheckpointTimestamp, key: &VerifierKey) -> Result<Checked, String> {
+/// chain, which [`check_all`] checks). `keys`: the log's verifier key, or
+/// its key history (a checkpoint time-stamped before a key rotation is
+/// signed by an older key).
+pub fn check(t: &CheckpointTimestamp, keys: &[VerifierKey]) -> Result<Checked, String> {
     let at = |what: String| format!("timestamp record {}: {what}", t.log_index);
     let record = Record::decode(&t.record).map_err(|e| at(e.to_string()))?;
     if record.kind != RecordKind::Timestamp || record.archive_id != APPLIANCE_ID {
@@ -108,7 +110,8 @@ pub fn check(t: &CheckpointTimestamp, key: &VerifierKey) -> Result<Checked, Stri
             "the fields served differ from the document the record commits to".into(),
         ));
     }
-    let opened = Checkpoint::open(checkpoint, key)
+    let opened = SealVerifier::with_keys(keys.to_vec())
+        .and_then(|mut v| v.open_checkpoint(checkpoint))
         .map_err(|e| at(format!("its checkpoint does not verify: {e}")))?;
     if opened.size != t.checkpoint_size {
         return Err(at(format!(
@@ -167,10 +170,13 @@ pub fn check(t: &CheckpointTimestamp, key: &VerifierKey) -> Result<Checked, Stri
 /// Checks every time-stamp and the chain: each checkpoint covers the
 /// previous timestamp record, so the time-stamps are chained through the
 /// log.
-pub fn check_all(all: &[CheckpointTimestamp], key: &VerifierKey) -> Result<Vec<Checked>, String> {
+pub fn check_all(
+    all: &[CheckpointTimestamp],
+    keys: &[VerifierKey],
+) -> Result<Vec<Checked>, String> {
     let mut out: Vec<Checked> = Vec::with_capacity(all.len());
     for t in all {
-        let checked = check(t, key)?;
+        let checked = check(t, keys)?;
         if let Some(previous) = out.last() {
             if checked.log_index <= previous.log_index {
                 return Err(format!(
@@ -261,21 +267,19 @@ pub async fn run(
     export: Option<&Path>,
     key: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
-    let trusted = key.map(load_key).transpose()?;
-    let (key, key_source) = match trusted {
-        Some(key) => (key, "argument"),
+    let trusted = key.map(load_keys).transpose()?;
+    let (keys, key_source) = match trusted {
+        Some(keys) => (keys, "argument"),
         None => {
             let mut archive = connect(server).await?;
-            let text = client::latest_checkpoint(&mut archive).await?.verifier_key;
-            let key = VerifierKey::parse(&text)
-                .map_err(|e| anyhow!("the server's verifier key {text:?} is invalid: {e}"))?;
-            (key, "server")
+            let latest = client::latest_checkpoint(&mut archive).await?;
+            (latest.parsed_keys()?, "server")
         }
     };
     let mut replication = connect_replication(server).await?;
     let (all, status) = fetch_all(&mut replication).await?;
     let status = status_json(status);
-    let outcome = check_all(&all, &key);
+    let outcome = check_all(&all, &keys);
     let checked = outcome.clone().unwrap_or_default();
     if let (Some(dir), Ok(checked)) = (export, &outcome) {
         write_export(dir, checked)?;

@@ -52,6 +52,17 @@ impl BlobStore {
         })
     }
 
+    /// The blob files under `dir`, for reading only (an offline audit):
+    /// unlike [`BlobStore::open`], nothing is created or removed.
+    pub fn open_read_only(dir: &Path) -> Self {
+        BlobStore {
+            root: dir.to_owned(),
+            tmp: dir.join("tmp"),
+            level: 0,
+            next_tmp: AtomicU64::new(0),
+        }
+    }
+
     /// Where a blob lives.
     pub fn path(&self, sha256: &Hash, location: BlobLocation) -> PathBuf {
         let hex = hash::to_hex(sha256);

@@ -88,11 +88,14 @@ impl KeyConfig {
         match self.custody {
             Custody::Pkcs11 => {
                 if self.token_label.as_deref().is_none_or(str::is_empty) {
-                    return Err("key.token_label: custody = \"pkcs11\" needs the token's label".into());
+                    return Err(
+                        "key.token_label: custody = \"pkcs11\" needs the token's label".into(),
+                    );
                 }
                 if self.pin_file.is_none() {
                     return Err(
-                        "key.pin_file: custody = \"pkcs11\" needs a file holding the user PIN".into(),
+                        "key.pin_file: custody = \"pkcs11\" needs a file holding the user PIN"
+                            .into(),
                     );
                 }
                 if self.key_label.is_empty() {
@@ -245,13 +248,21 @@ pub fn open(
     if config.custody == Custody::File {
         finish_file_rotation(data_dir, origin, rotations.last())?;
     }
-    let hint = format!(
-        "this log ({} records) was signed with it: restore it from a backup or a replica \
-         (docs/disaster-recovery.md), or configure the [key] section that holds the log's key",
-        log.tree_size
-    );
+    let hint = match rotations.last() {
+        Some(r) => format!(
+            "this log's key is {} since its key-rotation record {} (custody {}): configure the \
+             [key] section that holds it",
+            r.new_key, r.index, r.custody
+        ),
+        None => format!(
+            "this log ({} records) was signed with it: restore it from a backup or a replica \
+             (docs/disaster-recovery.md), or configure the [key] section that holds the log's key",
+            log.tree_size
+        ),
+    };
     let (key, created) = open_custody(config, data_dir, origin, new_log, &hint)?;
-    let verifier_key = VerifierKey::from_public_key(origin, key.public_key()).map_err(Error::from)?;
+    let verifier_key =
+        VerifierKey::from_public_key(origin, key.public_key()).map_err(Error::from)?;
     if let Some((size, text)) = &log.checkpoint {
         let rotated_to = rotations.last().map(|r| &r.new_key);
         let signs_latest = Checkpoint::open(text, &verifier_key).is_ok();
@@ -341,7 +352,10 @@ fn finish_file_rotation(
         }
         fs::rename(&next, &current).map_err(io)?;
         sync_dir(&data_dir.join("keys")).map_err(io)?;
-        tracing::info!("completed the rotation to the file key {}", current.display());
+        tracing::info!(
+            "completed the rotation to the file key {}",
+            current.display()
+        );
     } else {
         fs::remove_file(&next).map_err(io)?;
         sync_dir(&data_dir.join("keys")).map_err(io)?;
@@ -467,7 +481,13 @@ pub fn rotate(config: &Config, previous: &KeyConfig) -> Result<RotationReport, S
         new_key: new_key.to_string(),
         old_key: old.verifier_key.to_string(),
     };
-    let recorded = record_rotation(config, store.clone(), old.key.clone(), new.clone(), document);
+    let recorded = record_rotation(
+        config,
+        store.clone(),
+        old.key.clone(),
+        new.clone(),
+        document,
+    );
     let (index, checkpoint_size) = match recorded {
         Ok(done) => done,
         Err(e) => {
@@ -479,10 +499,10 @@ pub fn rotate(config: &Config, previous: &KeyConfig) -> Result<RotationReport, S
     // Recorded: the old file key is retired, the new one takes its place.
     let mut retired = None;
     let current = key_file(dir);
-    if previous.custody == Custody::File || config.key.custody == Custody::File {
-        if current.exists() {
-            retired = Some(retire(dir, &current, &origin)?);
-        }
+    if (previous.custody == Custody::File || config.key.custody == Custody::File)
+        && current.exists()
+    {
+        retired = Some(retire(dir, &current, &origin)?);
     }
     if config.key.custody == Custody::File {
         let io = |e: std::io::Error| StartError::DataDir {
@@ -585,7 +605,7 @@ mod tests {
         let e = invalid("[key]\ncustody = \"pkcs11\"\ntoken_label = \"t\"");
         assert!(e.contains("key.pin_file"), "{e}");
         let e = invalid("[key]\ntoken_label = \"t\"");
-        assert!(e.contains("custody = \\\"pkcs11\\\""), "{e}");
+        assert!(e.contains("custody = \"pkcs11\""), "{e}");
         assert!(toml::from_str::<Config>("[key]\ncustody = \"hsm\"").is_err());
         assert!(toml::from_str::<Config>("[key]\npin = \"1234\"").is_err());
     }

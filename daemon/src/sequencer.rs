@@ -1031,6 +1031,58 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn a_key_rotation_is_co_signed_then_the_new_key_signs_alone() {
+        let store = Arc::new(FlakyStore::default());
+        let (seq, _published, old_key) = setup(store.clone(), 8);
+        seq.ingest(doc(1)).await.unwrap();
+        let new = Arc::new(Ed25519Signer::from_seed(ORIGIN, &[8; 32]).unwrap());
+        let new_key = new.verifier_key();
+
+        // The current key, or one named after another log, is refused.
+        let same = Arc::new(Ed25519Signer::from_seed(ORIGIN, &[7; 32]).unwrap());
+        let e = seq
+            .rotate_key(same, b"{}".to_vec(), "t".into())
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("the new key is the current key"),
+            "{e}"
+        );
+        let other = Arc::new(Ed25519Signer::from_seed("other/log", &[9; 32]).unwrap());
+        assert!(seq
+            .rotate_key(other, b"{}".to_vec(), "t".into())
+            .await
+            .is_err());
+
+        let done = seq
+            .rotate_key(new.clone(), b"{\"new_key\":\"n\"}".to_vec(), "t".into())
+            .await
+            .unwrap();
+        let record = Record::decode(&done.records[0].1).unwrap();
+        assert_eq!(record.kind, RecordKind::KeyRotation);
+        assert_eq!(record.archive_id, APPLIANCE_ID);
+        // The checkpoint covering it verifies with either key.
+        let bridge = done.checkpoint.text.to_string();
+        assert_eq!(done.checkpoint.size, 2);
+        Checkpoint::open(&bridge, &old_key).unwrap();
+        Checkpoint::open(&bridge, &new_key).unwrap();
+        assert_eq!(
+            store.checkpoint(2).unwrap().as_deref(),
+            Some(bridge.as_str())
+        );
+
+        // Afterwards the new key signs alone.
+        let after = seq.ingest(doc(2)).await.unwrap();
+        let text = after.checkpoint.text.to_string();
+        Checkpoint::open(&text, &new_key).unwrap();
+        assert!(Checkpoint::open(&text, &old_key).is_err());
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with('\u{2014}')).count(),
+            1
+        );
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_documents_share_commits_and_every_seal_verifies() {
         let store = Arc::new(FlakyStore::default());

@@ -1,13 +1,16 @@
 //! Signed notes and verifier keys: `VerifierKey::parse` on the input's first
-//! line, `verify_note` on the rest (with the test key and with the parsed
-//! key), and `sign_note` round trips.
+//! line, `parse_verifier_keys` on the whole input, `verify_note` on the rest
+//! (with the test key and with the parsed key), and `sign_note` and
+//! `cosign_note` round trips.
 //!
 //! Invariants: a verifier key that parses prints back as its (trimmed) input
 //! and equals the key rebuilt from its name and public key; a note that
 //! verifies returns a non-empty prefix of itself ending in a newline, and
 //! (Ed25519 being deterministic) re-signing that body with the test key
 //! reproduces a signature line present in the note; any text that `sign_note`
-//! accepts verifies and gives back exactly that text.
+//! accepts verifies and gives back exactly that text; a key list that parses
+//! is not empty and each of its keys parses alone; a note that `cosign_note`
+//! accepts gains one line and then verifies with the co-signing key.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -57,5 +60,21 @@ fuzz_target!(|data: &[u8]| {
 
     if let Ok(signed) = note::sign_note(rest, &signer) {
         assert_eq!(note::verify_note(&signed, &key), Ok(rest.to_owned()));
+    }
+
+    if let Ok(keys) = note::parse_verifier_keys(s) {
+        assert!(!keys.is_empty());
+        for k in &keys {
+            assert_eq!(VerifierKey::parse(&k.to_string()).as_ref(), Ok(k));
+        }
+    }
+
+    if let Ok(cosigned) = note::cosign_note(rest, &signer) {
+        assert!(cosigned.starts_with(rest));
+        assert_eq!(cosigned.lines().count(), rest.lines().count() + 1);
+        assert!(
+            note::verify_note(&cosigned, &key).is_ok(),
+            "a co-signed note does not verify with the co-signing key"
+        );
     }
 });

@@ -495,6 +495,11 @@ pub fn cosign_note(note: &str, signer: &dyn Signer) -> Result<String, Error> {
     let name = signer.name();
     validate_key_name(name)?;
     let id = key_id(name, &signer.public_key());
+    if parts.signatures.lines().count() >= MAX_SIGNATURES {
+        return Err(malformed(format!(
+            "the note already has {MAX_SIGNATURES} signature lines, the most accepted"
+        )));
+    }
     for line in parts.signatures.lines() {
         let sig = parse_sig_line(line)?;
         if sig.name == name && sig.blob[..4] == id {

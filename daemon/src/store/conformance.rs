@@ -232,3 +232,50 @@ fn rocks_store_conforms_and_persists() {
         "Budget 2024"
     );
 }
+
+#[test]
+fn rocks_store_opens_read_only_for_an_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = RocksStore::open(dir.path()).unwrap();
+        conformance(&store);
+    }
+    let files = |p: &std::path::Path| {
+        let mut names: Vec<_> = std::fs::read_dir(p)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = files(dir.path());
+    let store = RocksStore::open_read_only(dir.path()).unwrap();
+    assert_eq!(store.log_state().unwrap().tree_size, 3);
+    assert_eq!(store.records(0, 10).unwrap().len(), 4);
+    assert_eq!(store.checkpoint_sizes().unwrap(), vec![2, 3]);
+    let ids: Vec<_> = store
+        .archive_entries(None, 10)
+        .unwrap()
+        .into_iter()
+        .map(|(key, entry)| (key, entry.unwrap().archive_id))
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            (b"a".to_vec(), "a".to_owned()),
+            (b"b".to_vec(), "b".to_owned())
+        ]
+    );
+    let after_a = store.archive_entries(Some(b"a"), 10).unwrap();
+    assert_eq!(after_a.len(), 1);
+    assert_eq!(after_a[0].0, b"b");
+    assert_eq!(store.archive_entries(None, 1).unwrap().len(), 1);
+    assert!(
+        store.set_origin("x").is_err(),
+        "a read-only index refuses writes"
+    );
+    drop(store);
+    assert_eq!(files(dir.path()), before, "nothing was created or removed");
+    let missing = tempfile::tempdir().unwrap();
+    assert!(RocksStore::open_read_only(missing.path()).is_err());
+}

@@ -36,6 +36,23 @@ const CF_REPLICATION: &str = "replication";
 /// identifier: what a transferring system asks for afterwards.
 const CF_TRANSFERS: &str = "transfers";
 
+/// Every column family, for opening read-only.
+const ALL_CFS: [&str; 13] = [
+    CF_RECORDS,
+    CF_NODES,
+    CF_ARCHIVES,
+    CF_CHECKPOINTS,
+    CF_BLOBS,
+    CF_CREDENTIALS,
+    CF_HISTORY,
+    CF_JOURNAL,
+    CF_DOCUMENTS,
+    CF_ELIMINATIONS,
+    CF_HOLDERS,
+    CF_REPLICATION,
+    CF_TRANSFERS,
+];
+
 const META_ORIGIN: &[u8] = b"origin";
 const META_TREE_SIZE: &[u8] = b"tree-size";
 const META_CHECKPOINT: &[u8] = b"checkpoint-size";
@@ -159,6 +176,79 @@ impl RocksStore {
             db,
             nodes: NodeCache::new(),
         })
+    }
+
+    /// Opens the index under `path` read-only, for an offline audit: nothing
+    /// is created, written or compacted, and the write-ahead log is replayed
+    /// in memory only. RocksDB takes no lock in this mode, so the daemon must
+    /// be stopped (or the audit run on a copy of a stopped data directory):
+    /// an index that a running `minutierd` holds is refused.
+    pub fn open_read_only(path: &Path) -> Result<Self> {
+        if !path.join("CURRENT").is_file() {
+            return Err(Error::NotFound(format!(
+                "{} holds no index (no CURRENT file): not a Minutier data directory's index",
+                path.display()
+            )));
+        }
+        if let Some(pid) = lock_holder(&path.join("LOCK")) {
+            return Err(Error::FailedPrecondition(format!(
+                "the index {} is in use by a running process (pid {pid}, normally minutierd): \
+                 stop the daemon first, or audit a copy of the data directory taken while it \
+                 was stopped",
+                path.display()
+            )));
+        }
+        let opts = Options::default();
+        let present = DB::list_cf(&opts, path)?;
+        for name in ALL_CFS {
+            if !present.iter().any(|p| p == name) {
+                return Err(Error::Storage(format!(
+                    "the index {} has no column family {name:?}: it is damaged, or was not \
+                     written by minutierd",
+                    path.display()
+                )));
+            }
+        }
+        let db = DB::open_cf_for_read_only(&opts, path, &present, false)?;
+        Ok(RocksStore {
+            db,
+            nodes: NodeCache::new(),
+        })
+    }
+
+    /// The sizes of every stored checkpoint, in increasing order.
+    pub fn checkpoint_sizes(&self) -> Result<Vec<u64>> {
+        self.db
+            .iterator_cf(self.cf(CF_CHECKPOINTS), IteratorMode::Start)
+            .map(|item| be_u64(&item?.0, "checkpoint key"))
+            .collect()
+    }
+
+    /// Archive entries in key order, strictly after `after`, at most
+    /// `limit`: each key with its entry decoded, or the decoding error (an
+    /// audit reports a damaged entry and goes on).
+    #[allow(clippy::type_complexity)]
+    pub fn archive_entries(
+        &self,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Result<ArchiveEntry>)>> {
+        let mode = match after {
+            Some(a) => IteratorMode::From(a, Direction::Forward),
+            None => IteratorMode::Start,
+        };
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(CF_ARCHIVES), mode) {
+            let (k, v) = item?;
+            if after.is_some_and(|a| a == &*k) {
+                continue;
+            }
+            if out.len() >= limit {
+                break;
+            }
+            out.push((k.into_vec(), decode_archive(&v)));
+        }
+        Ok(out)
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
@@ -509,6 +599,20 @@ impl Store for RocksStore {
         b.put_cf(self.cf(CF_TRANSFERS), key.as_bytes(), outcome);
         self.write_synced(b)
     }
+}
+
+/// The process holding RocksDB's lock on `lock_file` (a POSIX record
+/// lock), if any.
+fn lock_holder(lock_file: &Path) -> Option<i32> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(lock_file).ok()?;
+    // SAFETY: a zeroed `flock` is a valid value; F_GETLK only writes to it.
+    let mut query: libc::flock = unsafe { std::mem::zeroed() };
+    query.l_type = libc::F_WRLCK as libc::c_short;
+    query.l_whence = libc::SEEK_SET as libc::c_short;
+    // SAFETY: the descriptor is open for the duration of the call.
+    let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETLK, &mut query) };
+    (rc == 0 && query.l_type != libc::F_UNLCK as libc::c_short).then_some(query.l_pid)
 }
 
 fn history_key(archive_id: &str, index: u64) -> Vec<u8> {
