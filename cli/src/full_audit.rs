@@ -255,7 +255,15 @@ pub async fn run(json: bool, data_dir: Option<&Path>, args: AuditArgs) -> anyhow
 
     // Inputs first: a problem with them is a usage error (exit 2).
     let (keys, key_source) = match &args.key {
-        Some(arg) => (load_keys(arg)?, "--key".to_owned()),
+        Some(arg) => {
+            let keys = crate::audit::load_keys(arg)?;
+            let current = keys.last().expect("load_keys returns at least one key");
+            let source = match keys.len() {
+                1 => format!("--key ({current})"),
+                n => format!("--key ({n} keys, the current one {current})"),
+            };
+            (keys, source)
+        }
         None => {
             let path = dir.join("verifier.key");
             let text = std::fs::read_to_string(&path).map_err(|e| {
@@ -376,21 +384,6 @@ fn bucket_inputs(
     })
 }
 
-/// A verifier key given inline, or a file with one key or a log's key
-/// history (one per line).
-fn load_keys(arg: &str) -> anyhow::Result<Vec<VerifierKey>> {
-    if let Ok(key) = VerifierKey::parse(arg.trim()) {
-        return Ok(vec![key]);
-    }
-    let text = std::fs::read_to_string(arg).map_err(|e| {
-        usage(format!(
-            "--key {arg:?} is neither a verifier key nor a readable key file: {e}"
-        ))
-    })?;
-    minutier_seal::note::parse_verifier_keys(&text)
-        .map_err(|e| usage(format!("key file {arg} does not hold verifier keys: {e}")))
-}
-
 struct Audit {
     dir: PathBuf,
     store: RocksStore,
@@ -493,8 +486,10 @@ impl Audit {
     /// 1. Every record, in log order: the tree, the documents, the chains.
     fn audit_log(&mut self) {
         self.progress.phase("reading the log");
-        let state = match self.store.log_state() {
-            Ok(state) => state,
+        // Without the log's state (its latest checkpoint is gone), the
+        // records present give the size.
+        let (state, known) = match self.store.log_state() {
+            Ok(state) => (state, true),
             Err(e) => {
                 self.find(
                     "checkpoints",
@@ -502,10 +497,11 @@ impl Audit {
                     format!("the index's log state cannot be read: {e}"),
                 );
                 let sizes = self.store.checkpoint_sizes().unwrap_or_default();
-                minutier_daemon::store::LogState {
+                let state = minutier_daemon::store::LogState {
                     tree_size: sizes.last().copied().unwrap_or(0),
                     ..Default::default()
-                }
+                };
+                (state, false)
             }
         };
         self.tree_size = state.tree_size;
@@ -513,6 +509,7 @@ impl Audit {
         self.latest = state.checkpoint.as_ref().map(|(size, _)| *size);
         self.report.latest_checkpoint = self.latest;
         match &state.origin {
+            None if !known => {}
             None => self.find("index", "origin", "the index records no origin for its log"),
             Some(origin) => {
                 let name = &self.keys.last().expect("at least one key").name;
@@ -551,7 +548,12 @@ impl Audit {
                 return;
             }
         };
-        for (index, _) in &extras {
+        if !known {
+            self.tree_size = extras.last().map_or(self.tree_size, |(i, _)| i + 1);
+            self.report.tree_size = self.tree_size;
+        }
+        let tree_size = self.tree_size;
+        for (index, _) in extras.iter().filter(|(i, _)| *i >= tree_size) {
             self.find(
                 "log",
                 format!("record {index}"),
@@ -668,7 +670,7 @@ impl Audit {
         }
         self.report.records = present;
         match &state.checkpoint {
-            None if self.tree_size > 0 => self.find(
+            None if known && self.tree_size > 0 => self.find(
                 "checkpoints",
                 "latest checkpoint",
                 format!(
@@ -839,7 +841,7 @@ impl Audit {
                     self.find(
                         "checkpoints",
                         place,
-                        format!("does not verify with {keys}: {e}: it was replaced or altered"),
+                        format!("does not verify with {keys} ({e}): it was replaced or altered"),
                     );
                     continue;
                 }
@@ -1292,13 +1294,12 @@ impl Audit {
                 continue;
             };
             let place = format!("elimination {}", order.elimination_id);
-            let verified = self
-                .keys
-                .iter()
-                .rev()
-                .map(|key| EliminationCertificate::verify(text, key))
-                .find(Result::is_ok)
-                .unwrap_or_else(|| EliminationCertificate::verify(text, self.keys.last().unwrap()));
+            // The newest key first; the error is the current key's.
+            let mut keys = self.keys.iter().rev();
+            let current = keys.next().expect("at least one key");
+            let verified = keys.fold(EliminationCertificate::verify(text, current), |got, key| {
+                got.or_else(|e| EliminationCertificate::verify(text, key).map_err(|_| e))
+            });
             let certificate = match verified {
                 Ok(c) => c,
                 Err(e) => {
@@ -1432,7 +1433,7 @@ impl Audit {
                     self.find(
                         "bucket",
                         name,
-                        format!("does not verify with {keys}: {e}: it was replaced or altered"),
+                        format!("does not verify with {keys} ({e}): it was replaced or altered"),
                     );
                     continue;
                 }

@@ -219,7 +219,14 @@ fn fixture() -> Fixture {
     let eid = proposal["elimination_id"].as_str().unwrap().to_owned();
     let approved = daemon.cli_as(&controller, &["elimination", "approve", &eid]);
     assert!(approved.status.success(), "{}", stdout_and_err(&approved));
-    daemon.cli_json(&["elimination", "execute", &eid]);
+    let certificate = work.join("elimination.cert");
+    daemon.cli_json(&[
+        "elimination",
+        "execute",
+        &eid,
+        "--certificate",
+        certificate.to_str().unwrap(),
+    ]);
 
     // The index of a running daemon is refused: stop it, or audit a copy.
     let out = cli(&["--data-dir", data.to_str().unwrap(), "audit"]);
