@@ -132,6 +132,12 @@ impl RocksStore {
         db_opts.create_missing_column_families(true);
         db_opts.set_max_background_jobs(2);
         db_opts.set_keep_log_file_num(4);
+        // A column family written rarely (credentials, holds...) keeps every
+        // write-ahead log file since its last flush alive, and a start after
+        // a crash replays them all: a million records left a gigabyte of log
+        // and a ten-second start. Past this size the families holding the
+        // oldest log file are flushed, which bounds that replay.
+        db_opts.set_max_total_wal_size(16 << 20);
 
         let cf = |name: &str, compressed: bool, point_lookups: bool| {
             let mut o = Options::default();

@@ -193,6 +193,29 @@ impl Daemon {
             .expect("VmHWM in /proc/<pid>/status")
     }
 
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A figure of `/proc/<pid>/status` in KiB, for instance `VmRSS` (resident
+    /// memory now) or `VmHWM` (peak).
+    pub fn status_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("{field} in /proc/<pid>/status"))
+    }
+
+    /// Kills the daemon with SIGKILL, as a power cut would from its point of
+    /// view (nothing flushed, no shutdown code run), and waits for it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Stops gracefully (SIGTERM) and waits.
     pub fn stop(mut self) {
         self.terminate();
