@@ -155,16 +155,7 @@ impl ArchiveService {
         let manifest_id = new_archive_id(now);
         let mut planned = match archives_of(&plan, &manifest_id, now, check_agency) {
             Ok(p) => p,
-            Err(Refusal::Transfer(rejection)) => {
-                return self.refuse(
-                    actor,
-                    Some(plan.version),
-                    Some(plan.transfer),
-                    &rejection,
-                    now,
-                )
-            }
-            Err(Refusal::Caller(e)) => return Err(e),
+            Err(refusal) => return self.refuse_planned(actor, &plan, refusal, now),
         };
 
         // Not the package's fault: answered as an error to retry later.
@@ -186,16 +177,7 @@ impl ArchiveService {
         .map_err(|e| Error::Storage(format!("staging the package failed: {e}")))?;
         let (manifest_content, documents) = match staged {
             Ok(s) => s,
-            Err(Refusal::Transfer(rejection)) => {
-                return self.refuse(
-                    actor,
-                    Some(plan.version),
-                    Some(plan.transfer),
-                    &rejection,
-                    now,
-                )
-            }
-            Err(Refusal::Caller(e)) => return Err(e),
+            Err(refusal) => return self.refuse_planned(actor, &plan, refusal, now),
         };
 
         let manifest_sha = hash::sha256(&plan.manifest.bytes);
@@ -334,6 +316,27 @@ impl ArchiveService {
     fn keep_outcome(&self, key: &str, outcome: &TransferOutcome) -> Result<()> {
         let json = serde_json::to_vec(outcome).expect("outcomes always serialise");
         self.store.put_transfer(key, &json)
+    }
+
+    /// A refusal met once the plan is known: the package's fault gets a KO
+    /// reply, anything else is an error.
+    fn refuse_planned(
+        &self,
+        actor: &str,
+        plan: &TransferPlan,
+        refusal: Refusal,
+        now: u64,
+    ) -> Result<ImportReport> {
+        match refusal {
+            Refusal::Transfer(rejection) => self.refuse(
+                actor,
+                Some(plan.version),
+                Some(plan.transfer.clone()),
+                &rejection,
+                now,
+            ),
+            Refusal::Caller(e) => Err(e),
+        }
     }
 
     /// Answers a refused transfer: a KO reply, kept unless it would replace
