@@ -8,7 +8,12 @@
 //! [`crate::auth::Authenticator`], which can answer with a precise gRPC
 //! status instead of a bare TLS alert.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rustls::client::danger::HandshakeSignatureValid;
@@ -19,6 +24,7 @@ use rustls::{
 };
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::server::TlsStream;
@@ -29,6 +35,11 @@ use tokio_stream::wrappers::ReceiverStream;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Handshakes in progress at once; more wait in the kernel's backlog.
 const MAX_HANDSHAKES: usize = 64;
+/// Handshakes in progress from one address.
+const MAX_HANDSHAKES_PER_PEER: usize = 16;
+/// Connections open from one address (a client uses a few, each carrying
+/// up to 128 concurrent calls).
+const MAX_CONNECTIONS_PER_PEER: usize = 64;
 
 /// Builds the verifier that checks client chains against the CA.
 pub fn chain_verifier(ca_pem: &str) -> Result<Arc<dyn ClientCertVerifier>, String> {
@@ -142,13 +153,20 @@ impl ClientCertVerifier for ProofOfPossession {
 
 /// Accepts TCP connections and completes TLS handshakes off the accept
 /// loop (a slow client delays no one), yielding finished TLS streams.
+///
+/// One peer address may hold at most [`MAX_CONNECTIONS_PER_PEER`]
+/// connections, [`MAX_HANDSHAKES_PER_PEER`] of them in their handshake;
+/// past that its new connections are closed at once. So a host that opens
+/// connections and says nothing can neither take every handshake slot nor
+/// every file descriptor, and the others keep being served.
 pub fn incoming(
     listener: TcpListener,
     config: ServerConfig,
-) -> ReceiverStream<std::io::Result<TlsStream<TcpStream>>> {
+) -> ReceiverStream<std::io::Result<Connection>> {
     let acceptor = TlsAcceptor::from(Arc::new(config));
     let (tx, rx) = mpsc::channel(MAX_HANDSHAKES);
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
+    let peers = Peers::default();
     tokio::spawn(async move {
         loop {
             let Ok(slot) = slots.clone().acquire_owned().await else {
@@ -166,13 +184,23 @@ pub fn incoming(
             if tx.is_closed() {
                 return;
             }
+            let Some(admitted) = peers.admit(peer.ip()) else {
+                tracing::info!(%peer, "too many connections from this address; closed");
+                continue;
+            };
             let _ = tcp.set_nodelay(true);
             let (acceptor, tx) = (acceptor.clone(), tx.clone());
             tokio::spawn(async move {
                 let _slot = slot;
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                     Ok(Ok(stream)) => {
-                        let _ = tx.send(Ok(stream)).await;
+                        admitted.handshake_done();
+                        let _ = tx
+                            .send(Ok(Connection {
+                                stream,
+                                _peer: admitted,
+                            }))
+                            .await;
                     }
                     Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
                     Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
@@ -181,4 +209,154 @@ pub fn incoming(
         }
     });
     ReceiverStream::new(rx)
+}
+
+/// A served TLS connection; while it lives it counts against its peer's
+/// share.
+pub struct Connection {
+    stream: TlsStream<TcpStream>,
+    _peer: PeerShare,
+}
+
+impl tonic::transport::server::Connected for Connection {
+    type ConnectInfo = <TlsStream<TcpStream> as tonic::transport::server::Connected>::ConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.stream.connect_info()
+    }
+}
+
+impl AsyncRead for Connection {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Connection {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+/// Connections open per peer address.
+#[derive(Clone, Default)]
+struct Peers(Arc<Mutex<HashMap<IpAddr, PeerCount>>>);
+
+#[derive(Default)]
+struct PeerCount {
+    open: usize,
+    handshaking: usize,
+}
+
+impl Peers {
+    /// Counts a new connection from `ip`, or `None` if `ip` holds its share.
+    fn admit(&self, ip: IpAddr) -> Option<PeerShare> {
+        let mut peers = self.0.lock().expect("peer counts");
+        let count = peers.entry(ip).or_default();
+        if count.open >= MAX_CONNECTIONS_PER_PEER || count.handshaking >= MAX_HANDSHAKES_PER_PEER {
+            return None;
+        }
+        count.open += 1;
+        count.handshaking += 1;
+        Some(PeerShare {
+            peers: self.clone(),
+            ip,
+            handshaking: AtomicBool::new(true),
+        })
+    }
+}
+
+/// One connection's place in its peer's count, given back on drop.
+struct PeerShare {
+    peers: Peers,
+    ip: IpAddr,
+    handshaking: AtomicBool,
+}
+
+impl PeerShare {
+    fn handshake_done(&self) {
+        if self.handshaking.swap(false, Ordering::Relaxed) {
+            let mut peers = self.peers.0.lock().expect("peer counts");
+            if let Some(count) = peers.get_mut(&self.ip) {
+                count.handshaking -= 1;
+            }
+        }
+    }
+}
+
+impl Drop for PeerShare {
+    fn drop(&mut self) {
+        self.handshake_done();
+        let mut peers = self.peers.0.lock().expect("peer counts");
+        if let Some(count) = peers.get_mut(&self.ip) {
+            count.open -= 1;
+            if count.open == 0 {
+                peers.remove(&self.ip);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_peer_gets_its_share_and_no_more() {
+        let peers = Peers::default();
+        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let handshaking: Vec<_> = (0..MAX_HANDSHAKES_PER_PEER)
+            .map(|_| peers.admit(a).unwrap())
+            .collect();
+        assert!(peers.admit(a).is_none(), "handshakes per peer are capped");
+        assert!(peers.admit(b).is_some(), "another peer is not affected");
+        for share in &handshaking {
+            share.handshake_done();
+        }
+        let mut open = handshaking;
+        while open.len() < MAX_CONNECTIONS_PER_PEER {
+            let share = peers.admit(a).unwrap();
+            share.handshake_done();
+            open.push(share);
+        }
+        assert!(peers.admit(a).is_none(), "connections per peer are capped");
+        open.pop();
+        assert!(
+            peers.admit(a).is_some(),
+            "a closed connection frees its place"
+        );
+        drop(open);
+        assert!(
+            peers.0.lock().unwrap().get(&a).is_none(),
+            "nothing left behind"
+        );
+    }
 }

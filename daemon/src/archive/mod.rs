@@ -251,6 +251,7 @@ impl ArchiveService {
                     .map_err(|e| Error::Storage(format!("blob writer failed: {e}")))?;
                 outcome?;
                 let staged = staged?;
+                check_declared_size(&doc, received)?;
                 check_declared(&doc, &staged.sha256)?;
                 let blobs = self.blobs.clone();
                 let (sha, size) = (staged.sha256, staged.size);
@@ -261,6 +262,7 @@ impl ArchiveService {
             }
             None => {
                 outcome?;
+                check_declared_size(&doc, received)?;
                 let sha = hash::sha256(&small);
                 check_declared(&doc, &sha)?;
                 let size = small.len() as u64;
@@ -320,15 +322,19 @@ impl ArchiveService {
         })
     }
 
+    /// Writes the chunks into a staged blob file. Each chunk is written on
+    /// a blocking thread, but no thread waits for the network between
+    /// chunks: a client that stalls mid-upload holds a task, not one of the
+    /// blocking pool's threads, which every other request needs.
     fn spawn_blob_writer(&self) -> BlobPipe {
         let (tx, mut rx) = mpsc::channel::<Vec<u8>>(PIPELINE_DEPTH);
         let blobs = self.blobs.clone();
-        let handle = tokio::task::spawn_blocking(move || {
-            let mut writer = blobs.writer()?;
-            while let Some(chunk) = rx.blocking_recv() {
-                writer.write(&chunk)?;
+        let handle = tokio::spawn(async move {
+            let mut writer = on_blocking_thread(move || blobs.writer()).await?;
+            while let Some(chunk) = rx.recv().await {
+                writer = on_blocking_thread(move || writer.write(&chunk).map(|()| writer)).await?;
             }
-            Ok(writer.finish()?)
+            on_blocking_thread(move || writer.finish()).await
         });
         (tx, handle)
     }
@@ -488,12 +494,22 @@ impl ArchiveService {
     }
 }
 
-/// Chunks go in through the sender; the writer thread answers with the
+/// Chunks go in through the sender; the writer task answers with the
 /// staged blob once the sender is dropped.
 type BlobPipe = (
     mpsc::Sender<Vec<u8>>,
     tokio::task::JoinHandle<Result<StagedBlob>>,
 );
+
+/// Runs blocking file work on the blocking pool.
+async fn on_blocking_thread<T: Send + 'static>(
+    work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Storage(format!("blob writer failed: {e}")))?
+        .map_err(Error::from)
+}
 
 enum Stored {
     File(PlacedBlob),
@@ -501,6 +517,18 @@ enum Stored {
         content: Vec<u8>,
         deduplicated: bool,
     },
+}
+
+/// A stream that ends before (or goes past) the size its header announced
+/// is a cut-off or confused upload, not a document.
+fn check_declared_size(doc: &NewDocument, received: u64) -> Result<()> {
+    if doc.declared_size != 0 && doc.declared_size != received {
+        return Err(Error::InvalidArgument(format!(
+            "the header announced {} bytes but {received} arrived; nothing was stored — send the whole document again",
+            doc.declared_size
+        )));
+    }
+    Ok(())
 }
 
 fn check_declared(doc: &NewDocument, actual: &Hash) -> Result<()> {

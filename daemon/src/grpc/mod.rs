@@ -213,18 +213,36 @@ impl Archive for ArchiveGrpc {
             .await?;
         let mut reader = self.service.open_content(&id)?;
         let (tx, rx) = mpsc::channel(4);
-        tokio::task::spawn_blocking(move || loop {
-            let item = match reader.next_chunk() {
-                Ok(Some(chunk)) => Ok(pb::GetResponse { chunk }),
-                Ok(None) => return,
-                Err(e) => {
-                    tracing::error!(archive = %id, error = %e, "refusing to serve content that does not match its seal");
-                    Err(Status::from(e))
+        // Each chunk is read on a blocking thread, but no thread waits for a
+        // client that does not read: a stalled reader holds a task only.
+        tokio::spawn(async move {
+            loop {
+                let read = tokio::task::spawn_blocking(move || {
+                    let chunk = reader.next_chunk();
+                    (reader, chunk)
+                })
+                .await;
+                let (back, chunk) = match read {
+                    Ok(read) => read,
+                    Err(e) => {
+                        let failed = Status::internal(format!("reading the content failed: {e}"));
+                        let _ = tx.send(Err(failed)).await;
+                        return;
+                    }
+                };
+                reader = back;
+                let item = match chunk {
+                    Ok(Some(chunk)) => pb::GetResponse { chunk },
+                    Ok(None) => return,
+                    Err(e) => {
+                        tracing::error!(archive = %id, error = %e, "refusing to serve content that does not match its seal");
+                        let _ = tx.send(Err(Status::from(e))).await;
+                        return;
+                    }
+                };
+                if tx.send(Ok(item)).await.is_err() {
+                    return;
                 }
-            };
-            let failed = item.is_err();
-            if tx.blocking_send(item).is_err() || failed {
-                return;
             }
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))

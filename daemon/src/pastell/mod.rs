@@ -68,8 +68,10 @@ const MAX_SKIPPED: u64 = 1 << 20;
 const MAX_DRAIN: u64 = 64 << 20;
 /// ...for at most this long; then the connection is closed.
 const DRAIN_TIME: Duration = Duration::from_secs(10);
-/// Connections served at once; more wait in the kernel's backlog.
-const MAX_CONNECTIONS: usize = 64;
+/// Connections served at once; more wait in the kernel's backlog. Four
+/// times what one address may hold (`crate::tls`), so that one host
+/// cannot take them all.
+const MAX_CONNECTIONS: usize = 256;
 /// A client must send its request headers within this time.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
