@@ -27,7 +27,7 @@ use axum::http::StatusCode;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use super::auth::Account;
-use super::ApiError;
+use super::http::{multipart_error, ApiError};
 
 /// Sessions open at once.
 const MAX_SESSIONS: usize = 64;
@@ -326,7 +326,7 @@ impl Chunks {
         let mut reservation = self.reservation();
         let mut file = tokio::fs::File::create(&path).await.map_err(storage)?;
         let mut size: u64 = 0;
-        while let Some(bytes) = field.chunk().await.map_err(super::multipart_error)? {
+        while let Some(bytes) = field.chunk().await.map_err(multipart_error)? {
             size += bytes.len() as u64;
             if size > self.max_package_size {
                 return Err(too_large(self.max_package_size));
@@ -429,7 +429,7 @@ impl Chunks {
                 .map_err(storage)?;
             writing.settled = false;
             let mut size = start;
-            while let Some(bytes) = field.chunk().await.map_err(super::multipart_error)? {
+            while let Some(bytes) = field.chunk().await.map_err(multipart_error)? {
                 size += bytes.len() as u64;
                 if size > self.max_package_size {
                     return Err(too_large(self.max_package_size));
