@@ -65,11 +65,7 @@ pub fn server_config(
     key_pem: &str,
     chain: Arc<dyn ClientCertVerifier>,
 ) -> Result<ServerConfig, String> {
-    let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("invalid server certificate: {e}"))?;
-    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
-        .map_err(|e| format!("invalid server key: {e}"))?;
+    let (certs, key) = server_identity(cert_pem, key_pem)?;
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
@@ -84,11 +80,7 @@ pub fn server_config(
 /// Pastell endpoint): the server certificate, no client certificate
 /// asked, HTTP/1.1.
 pub fn https_config(cert_pem: &str, key_pem: &str) -> Result<ServerConfig, String> {
-    let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("invalid server certificate: {e}"))?;
-    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
-        .map_err(|e| format!("invalid server key: {e}"))?;
+    let (certs, key) = server_identity(cert_pem, key_pem)?;
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
@@ -97,6 +89,19 @@ pub fn https_config(cert_pem: &str, key_pem: &str) -> Result<ServerConfig, Strin
         .map_err(|e| format!("server certificate and key do not match: {e}"))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
+}
+
+/// The server's certificate chain and private key, from PEM.
+fn server_identity(
+    cert_pem: &str,
+    key_pem: &str,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
+    let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("invalid server certificate: {e}"))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+        .map_err(|e| format!("invalid server key: {e}"))?;
+    Ok((certs, key))
 }
 
 /// Asks for a client certificate and checks the handshake signature made
