@@ -1558,7 +1558,11 @@ impl Audit {
                     match segment {
                         Ok(segment) => {
                             if self.check_segment(&name, from, to, &segment) {
-                                covered.insert(from, to);
+                                // A retried upload may have left a shorter
+                                // segment from the same record: the longest
+                                // one counts, as in a restore.
+                                let end = covered.entry(from).or_insert(to);
+                                *end = (*end).max(to);
                             }
                         }
                         Err(e) => self.find("bucket", name, e),

@@ -95,23 +95,7 @@ fn temporary_blobs(data: &Path) -> usize {
 }
 
 async fn archives(archive: &mut ArchiveClient<Channel>) -> usize {
-    let (mut count, mut token) = (0, String::new());
-    loop {
-        let page = archive
-            .list(pb::ListRequest {
-                page_size: 1000,
-                page_token: token,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        count += page.archives.len();
-        if page.next_page_token.is_empty() {
-            return count;
-        }
-        token = page.next_page_token;
-    }
+    common::list_archives(archive).await.len()
 }
 
 #[test]
@@ -162,7 +146,7 @@ fn abusive_clients_do_not_stop_others_from_being_served() {
         // then sends nothing more.
         let mut stalled = Vec::new();
         for c in 0..STALLED_UPLOADS.0 {
-            let mut client = ArchiveClient::new(channel_as(&daemon, &daemon.archivist).await);
+            let client = ArchiveClient::new(channel_as(&daemon, &daemon.archivist).await);
             for s in 0..STALLED_UPLOADS.1 {
                 let (tx, rx) = tokio::sync::mpsc::channel(4);
                 let title = format!("bloqué-{c}-{s}.bin");

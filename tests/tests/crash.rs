@@ -152,26 +152,11 @@ fn audit(data: &Path, key: &Path, first: &Path) -> serde_json::Value {
 
 /// Every archive the daemon lists: id -> (sha256, size).
 async fn listed(archive: &mut ArchiveClient<Channel>) -> HashMap<String, (String, u64)> {
-    let mut all = HashMap::new();
-    let mut token = String::new();
-    loop {
-        let page = archive
-            .list(pb::ListRequest {
-                page_size: 1000,
-                page_token: token,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        for a in page.archives {
-            all.insert(a.archive_id, (a.content_sha256, a.size));
-        }
-        if page.next_page_token.is_empty() {
-            return all;
-        }
-        token = page.next_page_token;
-    }
+    common::list_archives(archive)
+        .await
+        .into_iter()
+        .map(|a| (a.archive_id, (a.content_sha256, a.size)))
+        .collect()
 }
 
 fn summary(label: &str, values: &mut [f64]) -> String {

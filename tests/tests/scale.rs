@@ -207,6 +207,23 @@ fn scale(documents: u64) {
         "scale: start-up with {records} records: {startup:.3} s after a clean stop, \
          {crash_startup:.3} s after SIGKILL"
     );
+    if let Ok(report) = std::env::var("MINUTIER_SCALE_REPORT") {
+        // For scripts/plots (scale-append-rate.png).
+        let figures = serde_json::json!({
+            "documents": documents,
+            "records": records,
+            "seconds": elapsed,
+            "window": WINDOW,
+            "rates": rates,
+            "index_bytes_per_record": index as f64 / records as f64,
+            "rss_after_ingest_kib": rss,
+            "peak_rss_kib": hwm,
+            "startup_s": startup,
+            "crash_startup_s": crash_startup,
+        });
+        std::fs::write(&report, serde_json::to_vec_pretty(&figures).unwrap()).unwrap();
+        eprintln!("scale: figures written to {report}");
+    }
     assert!(
         startup < 2.0 && crash_startup < 2.0,
         "start-up took over 2 s"

@@ -54,6 +54,9 @@ pub struct Replication {
     live: Mutex<Live>,
     /// The replicator and the scrubber never touch the bucket at once.
     pub(super) exclusive: tokio::sync::Mutex<()>,
+    /// The first record and object name of the log segment being
+    /// uploaded, until it is done.
+    pending_segment: Mutex<Option<(u64, String)>>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -118,6 +121,7 @@ impl Replication {
             notify: Arc::new(Notify::new()),
             live: Mutex::new(Live::default()),
             exclusive: tokio::sync::Mutex::new(()),
+            pending_segment: Mutex::new(None),
         }))
     }
 
@@ -199,17 +203,36 @@ impl Replication {
                 }
             }
         }
+        // After the first failure no new upload starts (those in flight
+        // finish): the pass ends and the backoff applies. Without this, a
+        // bucket answering errors got every queued content (up to
+        // QUEUE_PASS, each with the client's own retries) on every pass,
+        // thousands of requests to a server asking to slow down, and each
+        // answer lost after the server stored the object left one more
+        // orphan for the scrub.
+        let failed = std::sync::atomic::AtomicBool::new(false);
+        let failed = &failed;
         let mut uploads = futures::stream::iter(contents)
-            .map(|(key, item)| async move { (key, self.process(&item).await) })
+            .map(|(key, item)| async move {
+                if failed.load(std::sync::atomic::Ordering::SeqCst) {
+                    return (key, None);
+                }
+                let outcome = self.process(&item).await;
+                if outcome.is_err() {
+                    failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                (key, Some(outcome))
+            })
             .buffer_unordered(CONCURRENT_UPLOADS);
         let mut failure = None;
         while let Some((key, outcome)) = uploads.next().await {
             match outcome {
-                Ok(puts) => {
+                Some(Ok(puts)) => {
                     self.store.update_replica_states(puts, vec![key])?;
                     self.succeeded();
                 }
-                Err(e) => failure = Some(e),
+                Some(Err(e)) => failure = Some(e),
+                None => {}
             }
         }
         drop(uploads);
@@ -276,8 +299,27 @@ impl Replication {
                 Ok(vec![])
             }
             Item::Segment { from, to } => {
-                let replica = self.upload_segment(*from, *to).await?;
+                // A retry starting at the same record reuses the object
+                // name of the attempt that failed, so that it overwrites
+                // what that attempt may have stored (an answer lost after
+                // the bucket stored it, or the checkpoint's upload failed
+                // after it). With a new name each time, the bucket was
+                // left a shorter segment from the same record: restore
+                // and audit then saw two segments starting there.
+                let object = {
+                    let mut pending = self.pending_segment.lock().unwrap();
+                    match pending.as_ref() {
+                        Some((f, name)) if f == from => name.clone(),
+                        _ => {
+                            let name = format::object_name();
+                            *pending = Some((*from, name.clone()));
+                            name
+                        }
+                    }
+                };
+                let replica = self.upload_segment_as(*from, *to, object).await?;
                 self.upload_checkpoint(*to).await?;
+                *self.pending_segment.lock().unwrap() = None;
                 let through = self.replicated_log_size()?.max(*to);
                 Ok(vec![
                     (state::segment_key(*from), json(&replica)),
@@ -424,6 +466,17 @@ impl Replication {
 
     /// Builds, encrypts and uploads the segment [from, to).
     pub(super) async fn upload_segment(&self, from: u64, to: u64) -> Result<SegmentReplica> {
+        self.upload_segment_as(from, to, format::object_name())
+            .await
+    }
+
+    /// [`Replication::upload_segment`] under the object name given.
+    async fn upload_segment_as(
+        &self,
+        from: u64,
+        to: u64,
+        object: String,
+    ) -> Result<SegmentReplica> {
         let segment = build_segment(self.store.as_ref(), from, to)?;
         let payload = serde_json::to_vec(&segment).expect("segments serialise");
         let header = Header::Segment {
@@ -437,7 +490,6 @@ impl Replication {
             &mut payload.as_slice(),
             Vec::new(),
         )?;
-        let object = format::object_name();
         let size = sealed.len() as u64;
         let sha = hash::to_hex(&hash::sha256(&sealed));
         self.put(&object, sealed).await?;

@@ -141,7 +141,14 @@ pub async fn restore(
                 }
             }
             Header::Segment { from, to, .. } => {
-                segments.insert(from, (to, name));
+                // Two segments may start at the same record: an upload cut
+                // before its state was written (a crash, an answer lost)
+                // left one behind, and the upload done again later covered
+                // more records. Both hold the same records from there;
+                // keep the longer, or the log would stop at the shorter.
+                if segments.get(&from).is_none_or(|(t, _)| to > *t) {
+                    segments.insert(from, (to, name));
+                }
             }
             Header::Content { sha256, .. } => {
                 let sha = hash::from_hex(&sha256)

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod faulty_s3;
 pub mod garage;
 pub mod tsa;
 
@@ -388,4 +389,27 @@ pub fn ok(out: Output) -> String {
         text(&out)
     );
     text(&out)
+}
+
+/// Every archive the daemon lists, following the pages.
+pub async fn list_archives(
+    archive: &mut minutier_proto::v1::archive_client::ArchiveClient<tonic::transport::Channel>,
+) -> Vec<minutier_proto::v1::ArchiveInfo> {
+    let (mut all, mut token) = (Vec::new(), String::new());
+    loop {
+        let page = archive
+            .list(minutier_proto::v1::ListRequest {
+                page_size: 1000,
+                page_token: token,
+                ..Default::default()
+            })
+            .await
+            .expect("List")
+            .into_inner();
+        all.extend(page.archives);
+        if page.next_page_token.is_empty() {
+            return all;
+        }
+        token = page.next_page_token;
+    }
 }
