@@ -392,7 +392,7 @@ impl Package {
     ) -> Result<T, Rejection> {
         let mut f = Some(f);
         let mut out = None;
-        self.scan(Some(name), &mut |_, r| {
+        self.scan::<Rejection>(Some(name), &mut |_, r| {
             if let Some(f) = f.take() {
                 out = Some(f(r));
             }
@@ -409,19 +409,14 @@ impl Package {
     }
 
     /// Streams every file entry (directories skipped), in container order,
-    /// through `f`. Each reader is bounded by the entry's declared size.
-    pub fn for_each_file(
-        &self,
-        mut f: impl FnMut(&Entry, &mut dyn Read) -> Result<(), Rejection>,
-    ) -> Result<(), Rejection> {
-        self.scan(None, &mut f)
-    }
-
-    fn scan(
+    /// through `f`. Each reader is bounded by the entry's declared size: an
+    /// entry yielding more ends the scan as an archive bomb, whatever `f`
+    /// returned.
+    pub(crate) fn scan<E: From<Rejection>>(
         &self,
         only: Option<&str>,
-        f: &mut dyn FnMut(&Entry, &mut dyn Read) -> Result<(), Rejection>,
-    ) -> Result<(), Rejection> {
+        f: &mut dyn FnMut(&Entry, &mut dyn Read) -> Result<(), E>,
+    ) -> Result<(), E> {
         let tripped = Rc::new(Cell::new(false));
         let result = match self.format {
             Format::Zip => self.scan_zip(only, f, &tripped),
@@ -431,17 +426,18 @@ impl Package {
             Err(_) if tripped.get() => Err(bomb(format!(
                 "{}: an entry yields more bytes than declared",
                 self.path.display()
-            ))),
+            ))
+            .into()),
             r => r,
         }
     }
 
-    fn scan_zip(
+    fn scan_zip<E: From<Rejection>>(
         &self,
         only: Option<&str>,
-        f: &mut dyn FnMut(&Entry, &mut dyn Read) -> Result<(), Rejection>,
+        f: &mut dyn FnMut(&Entry, &mut dyn Read) -> Result<(), E>,
         tripped: &Rc<Cell<bool>>,
-    ) -> Result<(), Rejection> {
+    ) -> Result<(), E> {
         let file = File::open(&self.path).map_err(|e| unreadable(&self.path, e))?;
         let mut zip =
             zip::ZipArchive::new(BufReader::new(file)).map_err(|e| unreadable(&self.path, e))?;
@@ -461,18 +457,19 @@ impl Package {
                 return Err(bomb(format!(
                     "entry {} yields more bytes than declared",
                     entry.name
-                )));
+                ))
+                .into());
             }
         }
         Ok(())
     }
 
-    fn scan_tar(
+    fn scan_tar<E: From<Rejection>>(
         &self,
         only: Option<&str>,
-        f: &mut dyn FnMut(&Entry, &mut dyn Read) -> Result<(), Rejection>,
+        f: &mut dyn FnMut(&Entry, &mut dyn Read) -> Result<(), E>,
         tripped: &Rc<Cell<bool>>,
-    ) -> Result<(), Rejection> {
+    ) -> Result<(), E> {
         let file = File::open(&self.path).map_err(|e| unreadable(&self.path, e))?;
         let reader = tar_stream(file, self.format, &self.limits, tripped.clone());
         let mut archive = tar::Archive::new(reader);

@@ -1,10 +1,17 @@
 //! Validation of an opened package against its manifest, producing the
 //! [`TransferPlan`] the archive ingests, or a [`Rejection`].
+//!
+//! [`Package::check`] judges everything but the files' contents: the
+//! manifest, identifiers, units and their graph, paths, presence, sizes
+//! (from the container's listing), undeclared files, digest algorithms and
+//! the metadata. The contents (declared digests, the SHA-256 the archive
+//! needs) are checked by [`Package::read_contents`] (`contents.rs`), in one
+//! pass that hands each file to its destination as it is hashed.
+//! [`Package::plan`] does both, storing nothing.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Read;
 
-use sha2::{Digest as _, Sha256, Sha512};
+use sha2::{Digest as _, Sha256};
 
 use crate::error::{code, Rejection};
 use crate::manifest::{self, Manifest, ObjectRef, RuleBlock, RuleRef, SedaVersion, TransferInfo};
@@ -120,19 +127,20 @@ pub struct UnitMetadata {
     pub rules: Rules,
 }
 
-/// A file to ingest, verified against the manifest.
+/// A file to ingest, checked against the manifest: present, declared,
+/// sized. Its content is checked against `digest` as it is read
+/// ([`Package::read_contents`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedDocument {
     pub object_id: String,
     pub group_id: Option<String>,
     /// Entry name in the package.
     pub path: String,
+    /// Size in the container's listing (and the declared `Size`, if any).
     pub size: u64,
     pub digest_algorithm: DigestAlgorithm,
-    /// Declared (and verified) digest, lowercase hex.
+    /// Declared digest, lowercase hex of the algorithm's length.
     pub digest: String,
-    /// SHA-256 of the content, lowercase hex (computed).
-    pub sha256: String,
     /// The first unit referencing this object (document order).
     pub unit_id: String,
     pub metadata: UnitMetadata,
@@ -157,7 +165,9 @@ pub struct ManifestDocument {
     pub sha256: String,
 }
 
-/// A validated transfer, ready to ingest.
+/// A validated transfer, ready to ingest: from [`Package::check`], every
+/// document's content is still to be read and verified; from
+/// [`Package::plan`], it has been.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransferPlan {
     pub version: SedaVersion,
@@ -217,16 +227,25 @@ pub fn check_file(path: impl AsRef<std::path::Path>, limits: crate::Limits) -> O
         Ok(m) => Outcome {
             version: Some(m.version),
             transfer: Some(m.transfer.clone()),
-            result: validate(&pkg, &m),
+            result: validate(&pkg, &m).and_then(|plan| pkg.verify_contents(&plan).map(|_| plan)),
         },
     }
 }
 
 impl Package {
-    /// Parses the manifest and validates the package against it.
-    pub fn plan(&self) -> Result<TransferPlan, Rejection> {
+    /// Parses the manifest and checks the package against it, reading no
+    /// file but the manifest: everything is judged but the contents, which
+    /// [`Package::read_contents`] verifies as it hands them over.
+    pub fn check(&self) -> Result<TransferPlan, Rejection> {
         let m = manifest::parse(self.manifest_bytes())?;
         validate(self, &m)
+    }
+
+    /// Checks the package whole, contents included (read and dropped).
+    pub fn plan(&self) -> Result<TransferPlan, Rejection> {
+        let plan = self.check()?;
+        self.verify_contents(&plan)?;
+        Ok(plan)
     }
 }
 
@@ -510,8 +529,9 @@ fn validate(pkg: &Package, m: &Manifest) -> Result<TransferPlan, Rejection> {
         }
     }
 
-    // Digest algorithms and values (after presence and size, which are
-    // cheaper and say more about a broken package).
+    // Digest algorithms and the form of the declared values (after presence
+    // and size, which say more about a broken package). The values are
+    // compared as the contents are read.
     for c in &checked {
         let Some(alg) = c.alg else {
             return Err(Rejection::new(
@@ -528,53 +548,6 @@ fn validate(pkg: &Package, m: &Manifest) -> Result<TransferPlan, Rejection> {
                 c.obj.id,
                 alg.as_str()
             )));
-        }
-    }
-
-    // Contents: stream every declared file through its digests.
-    let mut sha256_of: HashMap<String, String> = HashMap::new();
-    pkg.for_each_file(|entry, r| {
-        let Some(&ci) = by_path.get(&entry.name) else {
-            return Ok(());
-        };
-        let c = &checked[ci];
-        let alg = c.alg.expect("checked above");
-        let (declared_hex, sha256, n) = hash(r, alg).map_err(|e| {
-            Rejection::new(code::UNREADABLE_PACKAGE, format!("{}: {e}", entry.name))
-        })?;
-        if n != entry.size {
-            return Err(Rejection::new(
-                code::SIZE_MISMATCH,
-                format!(
-                    "BinaryDataObject {}: {} yields {n} bytes, {} declared",
-                    c.obj.id, c.path, entry.size
-                ),
-            ));
-        }
-        if declared_hex != c.digest {
-            return Err(Rejection::new(
-                code::BAD_DIGEST,
-                format!(
-                    "BinaryDataObject {}: {} of {} is {declared_hex}, MessageDigest declares {}",
-                    c.obj.id,
-                    alg.as_str(),
-                    c.path,
-                    c.digest
-                ),
-            ));
-        }
-        sha256_of.insert(entry.name.clone(), sha256);
-        Ok(())
-    })?;
-    for c in &checked {
-        if !sha256_of.contains_key(&c.path) {
-            return Err(Rejection::new(
-                code::MISSING_FILE,
-                format!(
-                    "BinaryDataObject {}: file {} could not be read",
-                    c.obj.id, c.path
-                ),
-            ));
         }
     }
 
@@ -740,7 +713,6 @@ fn validate(pkg: &Package, m: &Manifest) -> Result<TransferPlan, Rejection> {
             size: files[c.path.as_str()],
             digest_algorithm: c.alg.expect("checked above"),
             digest: c.digest.clone(),
-            sha256: sha256_of[&c.path].clone(),
             unit_id: unit.id.clone(),
             metadata: meta,
         });
@@ -757,31 +729,6 @@ fn validate(pkg: &Package, m: &Manifest) -> Result<TransferPlan, Rejection> {
         documents,
         units,
     })
-}
-
-/// Streams `r` through the declared algorithm and SHA-256.
-fn hash(r: &mut dyn Read, alg: DigestAlgorithm) -> std::io::Result<(String, String, u64)> {
-    let mut s256 = Sha256::new();
-    let mut s512 = Sha512::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut n: u64 = 0;
-    loop {
-        let k = r.read(&mut buf)?;
-        if k == 0 {
-            break;
-        }
-        n += k as u64;
-        s256.update(&buf[..k]);
-        if alg == DigestAlgorithm::Sha512 {
-            s512.update(&buf[..k]);
-        }
-    }
-    let sha256 = hex::encode(s256.finalize());
-    let declared = match alg {
-        DigestAlgorithm::Sha256 => sha256.clone(),
-        DigestAlgorithm::Sha512 => hex::encode(s512.finalize()),
-    };
-    Ok((declared, sha256, n))
 }
 
 /// Iterative DFS over the unit graph; returns one cycle if any.

@@ -57,7 +57,7 @@ fn well_formed_crafted_package_is_accepted() {
     )
     .unwrap();
     assert_eq!(plan.documents.len(), 2);
-    assert_eq!(plan.documents[0].sha256, common::sha256_hex(A));
+    assert_eq!(plan.documents[0].digest, common::sha256_hex(A));
     assert_eq!(plan.documents[0].metadata.originating_agency, "OA");
     assert_eq!(plan.documents[0].metadata.archival_agreement, "AGR-1");
     assert_eq!(plan.transfer.message_identifier, "MSG-1");
@@ -465,8 +465,15 @@ fn tar_and_tar_gz() {
     std::fs::write(&gz_path, gz.finish().unwrap()).unwrap();
     let pkg = Package::open(&gz_path, Limits::default()).unwrap();
     assert_eq!(pkg.format(), minutier_sip::Format::TarGz);
-    let plan = pkg.plan().unwrap();
-    assert_eq!(plan.documents[1].sha256, common::sha256_hex(B));
+    let plan = pkg.check().unwrap();
+    let contents = pkg
+        .read_contents(&plan, |_, r| {
+            std::io::copy(r, &mut std::io::sink())
+                .map_err(|e| Rejection::new(code::UNREADABLE_PACKAGE, e.to_string()))
+        })
+        .unwrap();
+    assert_eq!(hex::encode(contents[1].sha256), common::sha256_hex(B));
+    assert_eq!(contents[1].staged, B.len() as u64);
 
     // A tar.gz that inflates far beyond its size.
     let zeros = vec![0u8; 8 << 20];

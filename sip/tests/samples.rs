@@ -32,8 +32,24 @@ fn ok_packages_validate() {
         assert!(!plan.manifest.bytes.is_empty());
         assert_eq!(plan.version, minutier_sip::SedaVersion::V2_1);
         for d in &plan.documents {
-            assert_eq!(d.sha256.len(), 64);
             assert!(!d.metadata.file_name.is_empty(), "{pkg}: {}", d.object_id);
+        }
+        // Each content read once, in the plan's order, with its SHA-256.
+        let path = common::seda_dir().join("sips").join(pkg);
+        let package = Package::open(&path, Limits::default()).unwrap();
+        let contents = package
+            .read_contents(&plan, |_, r| {
+                let mut bytes = Vec::new();
+                r.read_to_end(&mut bytes).map(|_| bytes).map_err(|e| {
+                    minutier_sip::Rejection::new(code::UNREADABLE_PACKAGE, e.to_string())
+                })
+            })
+            .unwrap_or_else(|r| panic!("{pkg}: {r}"));
+        assert_eq!(contents.len(), docs, "{pkg}");
+        for (c, d) in contents.iter().zip(&plan.documents) {
+            assert_eq!(c.size, d.size, "{pkg}: {}", d.object_id);
+            assert_eq!(c.staged.len() as u64, d.size, "{pkg}: {}", d.object_id);
+            assert_eq!(hex::encode(c.sha256), common::sha256_hex(&c.staged));
         }
     }
 }

@@ -82,11 +82,12 @@ fn log_size(daemon: &Daemon) -> u64 {
         .expect("checkpoint size")
 }
 
-/// Blob files on disk (not counting temporary ones).
+/// Blob files on disk (not counting temporary ones, in `blobs/tmp/`).
 fn blob_files(data: &Path) -> BTreeSet<PathBuf> {
-    files_under(&data.join("blobs"))
+    let blobs = data.join("blobs");
+    files_under(&blobs)
         .into_iter()
-        .filter(|p| !p.components().any(|c| c.as_os_str() == "tmp"))
+        .filter(|p| !p.strip_prefix(&blobs).unwrap().starts_with("tmp"))
         .collect()
 }
 
@@ -422,5 +423,106 @@ fn hostile_packages_are_refused_and_store_nothing() {
     // Still serving: a good package goes in.
     let (out, _) = import(&daemon, &seda_dir().join("sips/ok/OK_SIP_2_GO.zip"), &work);
     assert!(out.status.success(), "{}", text(&out));
+    daemon.stop();
+}
+
+/// A SEDA 2.3 package of `n` files of 100 KiB (stored as blob files, not
+/// inline), SHA-512 digests, each file under its own unit; the last file's
+/// declared digest is wrong when `bad_last`.
+fn many_files_package(path: &Path, message_id: &str, n: usize, bad_last: bool) {
+    use sha2::Sha512;
+    let mut objects = String::new();
+    let mut units = String::new();
+    let mut entries = Vec::new();
+    for i in 0..n {
+        let data: Vec<u8> = (0..100 * 1024u32)
+            .map(|k| (k.wrapping_mul(2_654_435_761) >> 13) as u8 ^ i as u8)
+            .collect();
+        let mut declared = hex::encode(Sha512::digest(&data));
+        if bad_last && i == n - 1 {
+            declared = hex::encode(Sha512::digest(b"another content"));
+        }
+        objects.push_str(&format!(
+            "<BinaryDataObject id=\"O{i}\"><DataObjectGroupId>G{i}</DataObjectGroupId>\
+             <Uri>content/f{i:03}.bin</Uri><MessageDigest algorithm=\"SHA-512\">{declared}</MessageDigest>\
+             <Size>{}</Size><FormatIdentification><MimeType>application/octet-stream</MimeType>\
+             </FormatIdentification><FileInfo><Filename>f{i:03}.bin</Filename></FileInfo></BinaryDataObject>",
+            data.len()
+        ));
+        units.push_str(&format!(
+            "<ArchiveUnit id=\"U{i}\"><Content><DescriptionLevel>Item</DescriptionLevel>\
+             <Title>Pièce {i}</Title></Content><DataObjectReference><DataObjectGroupReferenceId>G{i}\
+             </DataObjectGroupReferenceId></DataObjectReference></ArchiveUnit>"
+        ));
+        entries.push((format!("content/f{i:03}.bin"), data));
+    }
+    let manifest = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <ArchiveTransfer xmlns=\"fr:gouv:culture:archivesdefrance:seda:v2.3\">\
+         <Date>2024-01-02T03:04:05</Date><MessageIdentifier>{message_id}</MessageIdentifier>\
+         <ArchivalAgreement>AGR-1</ArchivalAgreement><CodeListVersions/><DataObjectPackage>{objects}\
+         <DescriptiveMetadata>{units}</DescriptiveMetadata><ManagementMetadata>\
+         <OriginatingAgencyIdentifier>OA</OriginatingAgencyIdentifier></ManagementMetadata>\
+         </DataObjectPackage><ArchivalAgency><Identifier>AA</Identifier></ArchivalAgency>\
+         <TransferringAgency><Identifier>TA</Identifier></TransferringAgency></ArchiveTransfer>\n"
+    );
+    entries.insert(0, ("manifest.xml".to_owned(), manifest.into_bytes()));
+    write_zip(path, &entries);
+}
+
+/// Each file is read once, staged as its digests are computed: a package
+/// whose last file has a wrong digest, after many good ones, is refused
+/// with BAD_DIGEST and leaves no blob file, no temporary file and no
+/// record. The same files with the right digest then go in whole.
+#[test]
+fn a_bad_last_digest_after_many_good_files_leaves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let daemon = Daemon::start(&data);
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let size = log_size(&daemon);
+    let blobs = blob_files(&data);
+
+    let bad = work.join("bad-last.zip");
+    many_files_package(&bad, "MANY-1", 60, true);
+    let (out, json) = import(&daemon, &bad, &work);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let o = json.unwrap();
+    assert_eq!(o["accepted"], false, "{o}");
+    assert_eq!(o["code"], "BAD_DIGEST", "{o}");
+    let message = o["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("BinaryDataObject O59: SHA-512 of content/f059.bin is "),
+        "{message}"
+    );
+    let reply = std::fs::read_to_string(work.join("reply.xml")).unwrap();
+    assert!(reply.contains("<ReplyCode>KO</ReplyCode>"), "{reply}");
+    assert!(reply.contains("BAD_DIGEST"), "{reply}");
+    xmllint_valid(&work.join("reply.xml"));
+    assert_eq!(log_size(&daemon), size, "nothing recorded");
+    assert_eq!(blob_files(&data), blobs, "no blob file left behind");
+    assert!(
+        files_under(&data.join("blobs/tmp")).is_empty(),
+        "no temporary file left behind"
+    );
+    // The refusal is kept, to be asked for later.
+    let out = daemon.cli(&["--json", "transfer", "TA", "MANY-1"]);
+    let kept: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(kept["accepted"], false, "{kept}");
+    assert_eq!(kept["code"], "BAD_DIGEST", "{kept}");
+
+    // Corrected and sent again: accepted whole, every file stored.
+    let good = work.join("good.zip");
+    many_files_package(&good, "MANY-1", 60, false);
+    let (out, json) = import(&daemon, &good, &work);
+    assert!(out.status.success(), "{}", text(&out));
+    let o = json.unwrap();
+    assert_eq!(o["archives"].as_array().unwrap().len(), 61, "{o}");
+    assert_eq!(log_size(&daemon), size + 61);
+    assert!(
+        blob_files(&data).len() >= blobs.len() + 60,
+        "each of the 60 files is a blob file"
+    );
     daemon.stop();
 }

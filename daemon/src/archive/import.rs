@@ -1,13 +1,19 @@
 //! SEDA transfers: an `ArchiveTransfer` package in, every unit sealed or
 //! none, an `ArchiveTransferReply` out.
 //!
-//! The package is checked whole by `minutier-sip` (manifest, digests,
-//! sizes, paths, undeclared files, bombs) before anything is stored. Then
-//! its files are staged, their digests checked again as they are written,
-//! and the manifest, every document and every unit without an object go to
+//! First `minutier-sip` checks the package's structure (manifest, paths,
+//! declared and present files, sizes from the container's listing,
+//! undeclared files, bombs, unit graph) and the metadata is mapped and
+//! checked (agency, model), all before any byte is written. Then each file
+//! is read once: streamed into a temporary blob (or memory, when small)
+//! while `minutier-sip` computes its declared digest and SHA-256. Only when
+//! every size and digest matched are the blobs placed at their content
+//! address; a refusal drops the temporary files, so nothing is left. The
+//! manifest, every document and every unit without an object then go to
 //! the sequencer as one deposit: they are recorded in one batch, or not at
-//! all. A unit without an object is an archive whose content is the
-//! manifest that describes it (stored once, by its digest).
+//! all (and the blobs placed for it are removed). A unit without an object
+//! is an archive whose content is the manifest that describes it (stored
+//! once, by its digest).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
@@ -21,7 +27,7 @@ use minutier_sip::{code, AcceptedUnit, Package, Rejection, TransferPlan, UnitMet
 use serde::{Deserialize, Serialize};
 
 use super::ArchiveService;
-use crate::blobs::{BlobStore, PlacedBlob};
+use crate::blobs::{BlobStore, PlacedBlob, StagedBlob};
 use crate::error::{Error, Result};
 use crate::metadata::{
     AccessRule, AppraisalRule, Date, FinalAction, Hold, ManagementRules, Metadata, TransferLink,
@@ -142,6 +148,18 @@ impl ArchiveService {
         let same_package = format!("{key}\n{}", plan.manifest.sha256);
         if let Some(previous) = self.transfer_outcome(&same_package)? {
             if previous.accepted {
+                // Only if its files match the manifest, as they did then:
+                // read once, nothing stored.
+                let (plan, verified) = tokio::task::spawn_blocking(move || {
+                    let verified = package.verify_contents(&plan);
+                    (plan, verified)
+                })
+                .await
+                .map_err(|e| Error::Storage(format!("the package check failed: {e}")))?;
+                if let Err(rejection) = verified {
+                    let (version, transfer) = (Some(plan.version), Some(plan.transfer));
+                    return self.refuse(actor, version, transfer, &rejection, now);
+                }
                 return Ok(ImportReport {
                     outcome: previous,
                     seals: Vec::new(),
@@ -162,16 +180,12 @@ impl ArchiveService {
         let incoming =
             plan.manifest.bytes.len() as u64 + plan.documents.iter().map(|d| d.size).sum::<u64>();
         self.admit(incoming)?;
+        // The files read once, their digests checked as they are staged.
         let blobs = self.blobs.clone();
         let inline_threshold = self.limits.inline_threshold;
-        let manifest_bytes = plan.manifest.bytes.clone();
-        let wanted: Vec<(String, Hash, u64)> = plan
-            .documents
-            .iter()
-            .map(|d| (d.path.clone(), parse_sha(&d.sha256), d.size))
-            .collect();
-        let staged = tokio::task::spawn_blocking(move || {
-            stage(&package, &blobs, inline_threshold, &manifest_bytes, &wanted)
+        let (plan, staged) = tokio::task::spawn_blocking(move || {
+            let staged = stage(&package, &plan, &blobs, inline_threshold);
+            (plan, staged)
         })
         .await
         .map_err(|e| Error::Storage(format!("staging the package failed: {e}")))?;
@@ -399,13 +413,20 @@ enum Refusal {
     Caller(Error),
 }
 
+impl From<Rejection> for Refusal {
+    fn from(r: Rejection) -> Self {
+        Refusal::Transfer(r)
+    }
+}
+
 type Opened = (
     Option<SedaVersion>,
     Option<TransferInfo>,
     std::result::Result<(Package, TransferPlan), Rejection>,
 );
 
-/// Opens and checks a package; blocking.
+/// Opens a package and checks everything but its files' contents (which
+/// [`stage`] verifies as it reads them); blocking.
 fn open_package(
     source: SipSource,
     limits: minutier_sip::Limits,
@@ -447,7 +468,7 @@ fn open_package(
         }
     };
     let (version, transfer) = (parsed.version, parsed.transfer.clone());
-    let result = package.plan().map(|mut plan| {
+    let result = package.check().map(|mut plan| {
         plan.resolve_durations(|rule| durations.get(rule).copied());
         (package, plan)
     });
@@ -679,89 +700,71 @@ fn rules_of(m: &UnitMetadata, t: &TransferInfo) -> ManagementRules {
     }
 }
 
-fn parse_sha(hex: &str) -> Hash {
-    let mut out = [0u8; 32];
-    hex::decode_to_slice(hex, &mut out).unwrap_or_default();
-    out
-}
-
 type StagedDocuments = (Staged, Vec<(Hash, u64, Staged)>);
 
-/// Stores the manifest and every document's content, checking each digest
-/// and size again as it is written. Blocking. On a refusal, files placed
-/// here are removed again.
+/// A content received, verified or not yet: small ones in memory, others
+/// in a temporary blob file, removed if dropped before it is placed.
+enum Received {
+    Inline(Vec<u8>),
+    Blob(StagedBlob),
+}
+
+/// Stores the manifest and every document's content. Blocking.
+///
+/// Each file of the package is read once: `read_contents` streams it into
+/// [`receive`] through its digests, and judges its size and declared digest
+/// when it ends. Nothing is placed until every file matched: a refusal (or
+/// a storage error) drops what was received, temporary files included.
+/// Then the blobs are placed at their content address; if placing one
+/// fails, those placed here are removed again.
 fn stage(
     package: &Package,
+    plan: &TransferPlan,
     blobs: &Arc<BlobStore>,
     inline_threshold: usize,
-    manifest: &[u8],
-    wanted: &[(String, Hash, u64)],
 ) -> std::result::Result<StagedDocuments, Refusal> {
     let storage = |e: std::io::Error| Refusal::Caller(Error::from(e));
-    let mut placed: Vec<(Hash, BlobLocation)> = Vec::new();
-    let mut by_path: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, (path, _, _)) in wanted.iter().enumerate() {
-        by_path.entry(path.as_str()).or_default().push(i);
-    }
-    let mut staged: Vec<Option<(Hash, u64, Staged)>> = wanted.iter().map(|_| None).collect();
+    let contents =
+        package.read_contents(plan, |_, reader| receive(blobs, inline_threshold, reader))?;
+    let manifest = &plan.manifest.bytes;
+    let manifest_received = if manifest.len() <= inline_threshold {
+        Received::Inline(manifest.clone())
+    } else {
+        let mut w = blobs.writer().map_err(storage)?;
+        w.write(manifest).map_err(storage)?;
+        Received::Blob(w.finish().map_err(storage)?)
+    };
 
-    let result = (|| {
-        let manifest_content = if manifest.len() <= inline_threshold {
-            Staged::Inline(manifest.to_vec())
-        } else {
-            let mut w = blobs.writer().map_err(storage)?;
-            w.write(manifest).map_err(storage)?;
-            let p = w.finish().map_err(storage)?.place(blobs).map_err(storage)?;
-            if !p.deduplicated {
-                placed.push((hash::sha256(manifest), p.location));
-            }
-            Staged::File(p)
+    // Every digest matched: the contents go to their addresses.
+    let mut placed: Vec<(Hash, BlobLocation)> = Vec::new();
+    let mut place = |sha: Hash, size: u64, received: Received| {
+        let blob = match received {
+            Received::Inline(bytes) => return Ok(Staged::Inline(bytes)),
+            Received::Blob(blob) => blob,
         };
-        let mut failure: Option<Refusal> = None;
-        package
-            .for_each_file(|entry, reader| {
-                let Some(indices) = by_path.get(entry.name.as_str()) else {
-                    return Ok(());
-                };
-                match store_one(
-                    blobs,
-                    inline_threshold,
-                    reader,
-                    &wanted[indices[0]],
-                    &entry.name,
-                ) {
-                    Ok((sha, size, content)) => {
-                        if let Staged::File(p) = &content {
-                            if !p.deduplicated {
-                                placed.push((sha, p.location));
-                            }
-                        }
-                        for &i in &indices[1..] {
-                            staged[i] = Some((sha, size, clone_staged(&content)));
-                        }
-                        staged[indices[0]] = Some((sha, size, content));
-                        Ok(())
-                    }
-                    Err(Refusal::Transfer(r)) => Err(r),
-                    Err(caller) => {
-                        failure = Some(caller);
-                        Err(Rejection::new(code::UNREADABLE_PACKAGE, "storage failed"))
-                    }
-                }
-            })
-            .map_err(|r| failure.take().unwrap_or(Refusal::Transfer(r)))?;
-        let documents = staged
-            .into_iter()
-            .zip(wanted)
-            .map(|(s, (path, _, _))| {
-                s.ok_or_else(|| {
-                    Refusal::Transfer(Rejection::new(
-                        code::MISSING_FILE,
-                        format!("{path} is declared in the manifest but not in the package"),
-                    ))
-                })
-            })
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+        // The blob writer hashed the bytes it was given on its own.
+        if blob.sha256 != sha || blob.size != size {
+            return Err(Refusal::Caller(Error::Storage(format!(
+                "a staged blob of {size} bytes does not hold the content read ({} bytes)",
+                blob.size
+            ))));
+        }
+        let p = blob.place(blobs).map_err(storage)?;
+        if !p.deduplicated {
+            placed.push((sha, p.location));
+        }
+        Ok(Staged::File(p))
+    };
+    let result = (|| {
+        let manifest_content = place(
+            hash::sha256(manifest),
+            manifest.len() as u64,
+            manifest_received,
+        )?;
+        let mut documents = Vec::with_capacity(contents.len());
+        for c in contents {
+            documents.push((c.sha256, c.size, place(c.sha256, c.size, c.staged)?));
+        }
         Ok((manifest_content, documents))
     })();
     if result.is_err() {
@@ -772,55 +775,31 @@ fn stage(
     result
 }
 
-fn clone_staged(s: &Staged) -> Staged {
-    match s {
-        Staged::Inline(b) => Staged::Inline(b.clone()),
-        Staged::File(p) => Staged::File(PlacedBlob {
-            deduplicated: true,
-            ..*p
-        }),
-    }
-}
-
-/// Stores one file, refusing it unless its digest and size are the ones
-/// the manifest declared (the plan checked them; the file is read again
-/// here, and could have changed).
-fn store_one(
-    blobs: &Arc<BlobStore>,
+/// Receives one file as `read_contents` streams it: in memory up to
+/// `inline_threshold` bytes, else into a temporary blob file (fsynced, not
+/// placed). Its size and digests are judged by the caller.
+fn receive(
+    blobs: &BlobStore,
     inline_threshold: usize,
     reader: &mut dyn Read,
-    (path, sha, size): &(String, Hash, u64),
-    name: &str,
-) -> std::result::Result<(Hash, u64, Staged), Refusal> {
+) -> std::result::Result<Received, Refusal> {
     let storage = |e: std::io::Error| Refusal::Caller(Error::from(e));
-    let changed = |what: &str| {
-        Refusal::Transfer(Rejection::new(
-            code::BAD_DIGEST,
-            format!("{path}: the {what} changed while the package was being stored"),
-        ))
-    };
     let mut buf = vec![0u8; 256 << 10];
     let mut small = Vec::new();
     let mut writer = None;
-    let mut hasher = sha2::Sha256::default();
-    let mut read: u64 = 0;
     loop {
         let n = match reader.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // Reported by `read_contents` as the package's fault.
             Err(e) => {
                 return Err(Refusal::Transfer(Rejection::new(
                     code::UNREADABLE_PACKAGE,
-                    format!("{name}: {e}"),
+                    e.to_string(),
                 )))
             }
         };
-        read += n as u64;
-        if read > *size {
-            return Err(changed("size"));
-        }
-        sha2::Digest::update(&mut hasher, &buf[..n]);
         match &mut writer {
             Some(w) => crate::blobs::BlobWriter::write(w, &buf[..n]).map_err(storage)?,
             None => {
@@ -834,16 +813,8 @@ fn store_one(
             }
         }
     }
-    let actual: Hash = sha2::Digest::finalize(hasher).into();
-    if read != *size {
-        return Err(changed("size"));
-    }
-    if &actual != sha {
-        return Err(changed("content"));
-    }
-    let staged = match writer {
-        None => Staged::Inline(small),
-        Some(w) => Staged::File(w.finish().map_err(storage)?.place(blobs).map_err(storage)?),
-    };
-    Ok((actual, read, staged))
+    Ok(match writer {
+        None => Received::Inline(small),
+        Some(w) => Received::Blob(w.finish().map_err(storage)?),
+    })
 }
