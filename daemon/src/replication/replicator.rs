@@ -28,8 +28,14 @@ use crate::store::Store;
 const SEGMENT_RECORDS: u64 = 10_000;
 /// Queue items taken per pass.
 const QUEUE_PASS: usize = 512;
-/// Contents uploaded at once.
-const CONCURRENT_UPLOADS: usize = 8;
+/// Contents uploaded at once: a request to the bucket costs more in
+/// waiting than in bytes, so many small ones go together...
+const CONCURRENT_UPLOADS: usize = 32;
+/// ...within this much memory (MiB) for the uploads in flight: a single
+/// put holds its object, a multipart upload its buffer and two parts.
+const UPLOAD_MEMORY_MIB: u32 = 128;
+/// Uploads recorded together.
+const RECORD_EVERY: usize = 64;
 /// Content up to this size is uploaded in one request; larger in parts.
 const SINGLE_PUT: u64 = 16 << 20;
 const PART_SIZE: usize = 8 << 20;
@@ -57,6 +63,8 @@ pub struct Replication {
     /// The first record and object name of the log segment being
     /// uploaded, until it is done.
     pending_segment: Mutex<Option<(u64, String)>>,
+    /// [`UPLOAD_MEMORY_MIB`], shared by the uploads in flight.
+    upload_memory: tokio::sync::Semaphore,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -122,6 +130,7 @@ impl Replication {
             live: Mutex::new(Live::default()),
             exclusive: tokio::sync::Mutex::new(()),
             pending_segment: Mutex::new(None),
+            upload_memory: tokio::sync::Semaphore::new(UPLOAD_MEMORY_MIB as usize),
         }))
     }
 
@@ -224,18 +233,29 @@ impl Replication {
                 (key, Some(outcome))
             })
             .buffer_unordered(CONCURRENT_UPLOADS);
-        let mut failure = None;
+        // Finished uploads are recorded (their state written, their queue
+        // entry removed) a few dozen at a time, in one synced write: a
+        // crash before it only means uploading them again.
+        let (mut failure, mut puts, mut done) = (None, Vec::new(), Vec::new());
         while let Some((key, outcome)) = uploads.next().await {
             match outcome {
-                Some(Ok(puts)) => {
-                    self.store.update_replica_states(puts, vec![key])?;
+                Some(Ok(put)) => {
+                    puts.extend(put);
+                    done.push(key);
                     self.succeeded();
                 }
                 Some(Err(e)) => failure = Some(e),
                 None => {}
             }
+            if done.len() >= RECORD_EVERY {
+                self.store
+                    .update_replica_states(std::mem::take(&mut puts), std::mem::take(&mut done))?;
+            }
         }
         drop(uploads);
+        if !done.is_empty() {
+            self.store.update_replica_states(puts, done)?;
+        }
         if let Some(e) = failure {
             return Err(e);
         }
@@ -439,8 +459,9 @@ impl Replication {
                     hash::to_hex(&sha_copy)
                 )));
             }
-            let (file, cipher_sha, cipher_len) = out.finish();
-            file.sync_all()?;
+            // Not synced: the file only stages the upload and is removed
+            // right after it; a crash leaves the content queued.
+            let (_, cipher_sha, cipher_len) = out.finish();
             Ok((cipher_len, hash::to_hex(&cipher_sha), plain_len))
         })
         .await
@@ -610,6 +631,17 @@ impl Replication {
 
     /// Uploads a file, in parts when large.
     async fn upload_file(&self, name: &str, file: &FsPath, size: u64) -> Result<()> {
+        // What it holds in memory: the object, or a buffer and two parts.
+        let held = if size <= SINGLE_PUT {
+            size
+        } else {
+            3 * PART_SIZE as u64
+        };
+        let _memory = self
+            .upload_memory
+            .acquire_many(held.div_ceil(1 << 20).max(1) as u32)
+            .await
+            .expect("never closed");
         if size <= SINGLE_PUT {
             return self.put(name, tokio::fs::read(file).await?).await;
         }

@@ -46,7 +46,7 @@ use crate::sequencer::{Clock, SystemClock};
 use crate::store::{CommitBatch, LogEntry, RocksStore, Store, TreeReader};
 
 /// Requests in flight at once.
-const PARALLEL: usize = 16;
+const PARALLEL: usize = 64;
 
 /// Where a content went, its stored size, its replica's (size, SHA-256),
 /// and its bytes when it goes inline.
@@ -58,6 +58,11 @@ const HEAD_BYTES: u64 = 96 << 10;
 /// Content up to this size goes back into the index, as the daemon's
 /// default `inline_threshold` would have put it.
 const INLINE: u64 = 64 << 10;
+/// Objects read whole while reading headers (no larger than
+/// [`HEAD_BYTES`]) are kept for the contents step, up to this many bytes in
+/// all, rather than downloaded twice: most documents of a town hall are
+/// that small, and a request costs more than its bytes.
+const KEPT_BYTES: u64 = 256 << 20;
 
 /// What a restore found and rebuilt.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -113,6 +118,8 @@ pub async fn restore(
     let mut secrets: Option<(u64, String)> = None;
     let mut segments: BTreeMap<u64, (u64, String)> = BTreeMap::new();
     let mut contents: HashMap<Hash, (String, u64)> = HashMap::new();
+    let mut kept: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut kept_bytes = 0u64;
     let mut headers = futures::stream::iter(listed.iter().map(|meta| {
         let name = meta.location.to_string();
         let bucket = bucket.clone();
@@ -123,13 +130,13 @@ pub async fn restore(
                 .map_err(|e| {
                     format!("object {name} cannot be opened with this escrow identity: {e}")
                 })?;
-            Ok::<_, String>((name, meta.size, header))
+            Ok::<_, String>((name, meta.size, header, head))
         }
     }))
     .buffer_unordered(PARALLEL);
     let mut n = 0;
     while let Some(item) = headers.next().await {
-        let (name, size, header) = item?;
+        let (name, size, header, head) = item?;
         n += 1;
         if n % 100 == 0 {
             progress(&format!("reading headers: {n} of {} objects", listed.len()));
@@ -153,6 +160,10 @@ pub async fn restore(
             Header::Content { sha256, .. } => {
                 let sha = hash::from_hex(&sha256)
                     .map_err(|_| format!("object {name} names a bad digest {sha256:?}"))?;
+                if head.len() as u64 == size && kept_bytes + size <= KEPT_BYTES {
+                    kept_bytes += size;
+                    kept.insert(name.clone(), head);
+                }
                 contents.insert(sha, (name, size));
             }
         }
@@ -346,14 +357,18 @@ pub async fn restore(
                 hash::to_hex(&sha)
             )
         })?;
-        jobs.push((sha, size, object.clone()));
+        jobs.push((sha, size, object.clone(), kept.remove(object)));
     }
+    drop(kept);
     let blobs_ref = &blobs;
-    let mut restored = futures::stream::iter(jobs.into_iter().map(|(sha, size, object)| {
+    let mut restored = futures::stream::iter(jobs.into_iter().map(|(sha, size, object, kept)| {
         let bucket = bucket.clone();
         async move {
-            let done =
-                restore_content(bucket.as_ref(), escrow, &object, &sha, size, blobs_ref).await?;
+            let replica = match kept {
+                Some(bytes) => Replica::Kept(bytes),
+                None => Replica::InBucket(bucket.as_ref()),
+            };
+            let done = restore_content(replica, escrow, &object, &sha, size, blobs_ref).await?;
             Ok::<_, String>((sha, size, object, done))
         }
     }))
@@ -539,42 +554,34 @@ fn sign(signer: &dyn Signer, origin: &str, frontier: &Frontier) -> Result<String
     .map_err(|e| e.to_string())
 }
 
-/// Downloads, decrypts and checks a content, and stores it as a file, or
-/// returns it to go inline. Returns where, its stored size, the
-/// ciphertext's fingerprint, and the inline bytes.
+/// A content's encrypted replica: already read whole, or to download.
+enum Replica<'a> {
+    Kept(Vec<u8>),
+    InBucket(&'a dyn ObjectStore),
+}
+
+/// Decrypts and checks a content (downloading it if needed), and stores it
+/// as a file, or returns it to go inline. Returns where, its stored size,
+/// the ciphertext's fingerprint, and the inline bytes.
 async fn restore_content(
-    bucket: &dyn ObjectStore,
+    replica: Replica<'_>,
     escrow: &x25519::Identity,
     object: &str,
     sha: &Hash,
     size: u64,
     blobs: &BlobStore,
 ) -> Result<RestoredContent, String> {
-    // Download to a temporary file while hashing the ciphertext, then
-    // decrypt from it: content can be far larger than memory.
-    let tmp = tempfile::NamedTempFile::new_in(
-        blobs
-            .path(sha, BlobLocation::Raw)
-            .parent()
-            .unwrap_or(FsPath::new(".")),
-    )
-    .map_err(|e| format!("cannot create a temporary file: {e}"))?;
-    let mut file = tmp.reopen().map_err(|e| e.to_string())?;
-    let mut stream = bucket
-        .get(&Path::from(object))
-        .await
-        .map_err(|e| format!("cannot read object {object}: {e}"))?
-        .into_stream();
-    let mut hasher = Sha256::new();
-    let mut cipher_len = 0u64;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| format!("cannot read object {object}: {e}"))?;
-        hasher.update(&chunk);
-        cipher_len += chunk.len() as u64;
-        file.write_all(&chunk).map_err(|e| e.to_string())?;
-    }
-    let fingerprint = (cipher_len, hasher.finalize().into());
-    let source = tmp.reopen().map_err(|e| e.to_string())?;
+    let (fingerprint, source, _tmp): (_, Box<dyn Read + Send>, _) = match replica {
+        Replica::Kept(bytes) => {
+            let fingerprint = (bytes.len() as u64, hash::sha256(&bytes));
+            (fingerprint, Box::new(std::io::Cursor::new(bytes)), None)
+        }
+        Replica::InBucket(bucket) => {
+            let (fingerprint, tmp) = download(bucket, object, sha, blobs).await?;
+            let source = tmp.reopen().map_err(|e| e.to_string())?;
+            (fingerprint, Box::new(source), Some(tmp))
+        }
+    };
     let (_, mut payload) =
         format::decrypt(escrow, source).map_err(|e| format!("object {object}: {e}"))?;
     let bad = || {
@@ -610,6 +617,38 @@ async fn restore_content(
     }
     let placed = staged.place(blobs).map_err(|e| e.to_string())?;
     Ok((placed.location, placed.stored_size, fingerprint, None))
+}
+
+/// Downloads an object to a temporary file beside the blobs while hashing
+/// the ciphertext: content can be far larger than memory.
+async fn download(
+    bucket: &dyn ObjectStore,
+    object: &str,
+    sha: &Hash,
+    blobs: &BlobStore,
+) -> Result<((u64, Hash), tempfile::NamedTempFile), String> {
+    let tmp = tempfile::NamedTempFile::new_in(
+        blobs
+            .path(sha, BlobLocation::Raw)
+            .parent()
+            .unwrap_or(FsPath::new(".")),
+    )
+    .map_err(|e| format!("cannot create a temporary file: {e}"))?;
+    let mut file = tmp.reopen().map_err(|e| e.to_string())?;
+    let mut stream = bucket
+        .get(&Path::from(object))
+        .await
+        .map_err(|e| format!("cannot read object {object}: {e}"))?
+        .into_stream();
+    let mut hasher = Sha256::new();
+    let mut cipher_len = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| format!("cannot read object {object}: {e}"))?;
+        hasher.update(&chunk);
+        cipher_len += chunk.len() as u64;
+        file.write_all(&chunk).map_err(|e| e.to_string())?;
+    }
+    Ok(((cipher_len, hasher.finalize().into()), tmp))
 }
 
 fn write_private(path: &FsPath, bytes: &[u8]) -> Result<(), String> {
