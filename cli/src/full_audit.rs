@@ -422,6 +422,28 @@ impl Audit {
         }
     }
 
+    /// A checkpoint opened with the trusted keys; one that does not verify
+    /// is a finding.
+    fn open_checkpoint(
+        &mut self,
+        check: &'static str,
+        place: &str,
+        text: &str,
+    ) -> Option<Checkpoint> {
+        match self.verifier.open_checkpoint(text) {
+            Ok(cp) => Some(cp),
+            Err(e) => {
+                let keys = self.keys_text();
+                self.find(
+                    check,
+                    place,
+                    format!("does not verify with {keys} ({e}): it was replaced or altered"),
+                );
+                None
+            }
+        }
+    }
+
     /// With `--key`: the data directory's own verifier.key must name only
     /// trusted keys.
     fn check_keys(&mut self, independent: bool) {
@@ -834,17 +856,8 @@ impl Audit {
                     continue;
                 }
             };
-            let cp = match self.verifier.open_checkpoint(&text) {
-                Ok(cp) => cp,
-                Err(e) => {
-                    let keys = self.keys_text();
-                    self.find(
-                        "checkpoints",
-                        place,
-                        format!("does not verify with {keys} ({e}): it was replaced or altered"),
-                    );
-                    continue;
-                }
+            let Some(cp) = self.open_checkpoint("checkpoints", &place, &text) else {
+                continue;
             };
             if cp.size != size {
                 self.find(
@@ -1426,17 +1439,8 @@ impl Audit {
                     continue;
                 }
             };
-            let cp = match self.verifier.open_checkpoint(&text) {
-                Ok(cp) => cp,
-                Err(e) => {
-                    let keys = self.keys_text();
-                    self.find(
-                        "bucket",
-                        name,
-                        format!("does not verify with {keys} ({e}): it was replaced or altered"),
-                    );
-                    continue;
-                }
+            let Some(cp) = self.open_checkpoint("bucket", &name, &text) else {
+                continue;
             };
             if cp.size != size {
                 self.find(

@@ -173,17 +173,9 @@ pub fn describe_retention(rule: Option<&AppraisalRule>) -> String {
     let Some(a) = rule else {
         return "none: kept forever".into();
     };
-    let mut s = known_years(a.duration_years);
-    if !a.start_date.is_empty() {
-        s.push_str(&format!(" from {}", a.start_date));
-    }
-    if !a.end_date.is_empty() {
-        s.push_str(&format!(", ends {}", a.end_date));
-    }
+    let mut s = describe_period(a.duration_years, &a.start_date, "ends", &a.end_date);
     s.push_str(&format!(", final action {}", final_action_name(a)));
-    if !a.rule_id.is_empty() {
-        s.push_str(&format!(" (rule {})", a.rule_id));
-    }
+    s.push_str(&rule_reference(&a.rule_id));
     s
 }
 
@@ -192,17 +184,36 @@ pub fn describe_access(rule: Option<&AccessRule>) -> String {
     let Some(a) = rule else {
         return "none: communicable at once".into();
     };
-    let mut s = known_years(a.delay_years);
-    if !a.start_date.is_empty() {
-        s.push_str(&format!(" from {}", a.start_date));
+    let mut s = describe_period(
+        a.delay_years,
+        &a.start_date,
+        "communicable from",
+        &a.end_date,
+    );
+    s.push_str(&rule_reference(&a.rule_id));
+    s
+}
+
+/// "10 years from 2026-01-01, ends 2036-01-01": a rule's duration, start
+/// and end, each date only if known; `end_label` says what the end means.
+fn describe_period(years: Option<u32>, start: &str, end_label: &str, end: &str) -> String {
+    let mut s = known_years(years);
+    if !start.is_empty() {
+        s.push_str(&format!(" from {start}"));
     }
-    if !a.end_date.is_empty() {
-        s.push_str(&format!(", communicable from {}", a.end_date));
-    }
-    if !a.rule_id.is_empty() {
-        s.push_str(&format!(" (rule {})", a.rule_id));
+    if !end.is_empty() {
+        s.push_str(&format!(", {end_label} {end}"));
     }
     s
+}
+
+/// " (rule APP-1)", or nothing for a rule without identifier.
+fn rule_reference(rule_id: &str) -> String {
+    if rule_id.is_empty() {
+        String::new()
+    } else {
+        format!(" (rule {rule_id})")
+    }
 }
 
 /// "H0123: \"Litigation\", placed by X at T, until lifted".
@@ -297,6 +308,29 @@ struct ChangeJson<'a> {
     rules: Option<RulesJson>,
 }
 
+/// What a change command prints once its record is sealed: with `--json`
+/// the change, else `done` and the record's place in the log.
+fn print_change(
+    json: bool,
+    reply: &LifecycleReply,
+    archive_id: &str,
+    hold_id: Option<&str>,
+    rules: Option<RulesJson>,
+    done: &str,
+) {
+    if json {
+        print_json(&ChangeJson {
+            archive_id,
+            hold_id,
+            log_index: reply.log_index,
+            seal: &reply.seal,
+            rules,
+        });
+    } else {
+        println!("{done}: record {} of the log, sealed", reply.log_index);
+    }
+}
+
 /// The current description of an archive (a journaled read).
 async fn current(archive: &mut Client, id: &str) -> anyhow::Result<ArchiveInfo> {
     rpc(archive
@@ -351,20 +385,8 @@ pub async fn correct(server: &Target, json: bool, args: CorrectArgs) -> anyhow::
         RecordKind::MetadataCorrection,
     )
     .await?;
-    if json {
-        print_json(&ChangeJson {
-            archive_id: &args.id,
-            hold_id: None,
-            log_index: reply.log_index,
-            seal: &reply.seal,
-            rules: None,
-        });
-    } else {
-        println!(
-            "metadata of {} corrected: record {} of the log, sealed",
-            args.id, reply.log_index
-        );
-    }
+    let done = format!("metadata of {} corrected", args.id);
+    print_change(json, &reply, &args.id, None, None, &done);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -385,19 +407,16 @@ pub async fn rules(server: &Target, json: bool, args: RulesArgs) -> anyhow::Resu
         .and_then(|a| a.metadata.as_ref())
         .and_then(|m| m.rules.clone())
         .unwrap_or_default();
-    if json {
-        print_json(&ChangeJson {
-            archive_id: &args.id,
-            hold_id: None,
-            log_index: reply.log_index,
-            seal: &reply.seal,
-            rules: Some(RulesJson::from(&now)),
-        });
-    } else {
-        println!(
-            "rules of {} changed: record {} of the log, sealed",
-            args.id, reply.log_index
-        );
+    let done = format!("rules of {} changed", args.id);
+    print_change(
+        json,
+        &reply,
+        &args.id,
+        None,
+        Some(RulesJson::from(&now)),
+        &done,
+    );
+    if !json {
         println!("retention: {}", describe_retention(now.appraisal.as_ref()));
         println!("access:    {}", describe_access(now.access.as_ref()));
     }
@@ -437,20 +456,8 @@ pub async fn place_hold(
             reply.log_index
         )
     })?;
-    if json {
-        print_json(&ChangeJson {
-            archive_id: id,
-            hold_id: Some(&hold_id),
-            log_index: reply.log_index,
-            seal: &reply.seal,
-            rules: None,
-        });
-    } else {
-        println!(
-            "hold {hold_id} placed on {id}: record {} of the log, sealed",
-            reply.log_index
-        );
-    }
+    let done = format!("hold {hold_id} placed on {id}");
+    print_change(json, &reply, id, Some(&hold_id), None, &done);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -468,20 +475,8 @@ pub async fn lift_hold(
         })
         .await)?;
     check_sealed(&mut archive, &reply, id, RecordKind::HoldLifted).await?;
-    if json {
-        print_json(&ChangeJson {
-            archive_id: id,
-            hold_id: Some(hold_id),
-            log_index: reply.log_index,
-            seal: &reply.seal,
-            rules: None,
-        });
-    } else {
-        println!(
-            "hold {hold_id} lifted from {id}: record {} of the log, sealed",
-            reply.log_index
-        );
-    }
+    let done = format!("hold {hold_id} lifted from {id}");
+    print_change(json, &reply, id, Some(hold_id), None, &done);
     Ok(ExitCode::SUCCESS)
 }
 

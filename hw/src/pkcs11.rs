@@ -486,33 +486,28 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-#[cfg(test)]
-mod tests {
-    //! Against a real SoftHSM2 (Debian package `softhsm2`): a token
-    //! directory of this test process, its tokens initialised once with
-    //! `softhsm2-util`, `SOFTHSM2_CONF` pointing at its configuration.
-
+/// SoftHSM2 tokens for tests, here and in the end-to-end tests (feature
+/// `softhsm2-testing`).
+#[cfg(any(test, feature = "softhsm2-testing"))]
+pub mod testing {
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::{Path, PathBuf};
     use std::process::Command;
-    use std::sync::OnceLock;
 
-    use super::*;
-
-    const ORIGIN: &str = "archives.mairie-exemple.fr/minutier";
-    const PIN: &str = "4321-user";
-    /// One token per test, so tests running in parallel do not meet.
-    const TOKENS: [&str; 4] = ["hw-generate", "hw-absent", "hw-pin", "hw-pair"];
-
-    struct Hsm {
+    /// A SoftHSM2 token directory, removed when dropped.
+    pub struct SoftHsm2 {
         _dir: tempfile::TempDir,
         pin_file: PathBuf,
-        wrong_pin_file: PathBuf,
     }
 
-    /// SoftHSM reads its configuration once per process, when the module
-    /// is initialised: every token is made before the first test opens it.
-    fn hsm() -> &'static Hsm {
-        static HSM: OnceLock<Hsm> = OnceLock::new();
-        HSM.get_or_init(|| {
+    impl SoftHsm2 {
+        /// A token directory with a token for each of `labels`, all with
+        /// user PIN `pin` (in [`SoftHsm2::pin_file`]), made with
+        /// `softhsm2-util` (Debian package `softhsm2`). `SOFTHSM2_CONF` is
+        /// set to its configuration for this process and those it starts.
+        /// SoftHSM reads it once per process, when the module is
+        /// initialised: make every token before the first is opened.
+        pub fn with_tokens(labels: &[&str], pin: &str) -> SoftHsm2 {
             let dir = tempfile::tempdir().unwrap();
             let tokens = dir.path().join("tokens");
             std::fs::create_dir(&tokens).unwrap();
@@ -526,10 +521,10 @@ mod tests {
             )
             .unwrap();
             std::env::set_var("SOFTHSM2_CONF", &conf);
-            for label in TOKENS {
+            for &label in labels {
                 let out = Command::new("softhsm2-util")
                     .args(["--init-token", "--free", "--label", label])
-                    .args(["--so-pin", "8765-so", "--pin", PIN])
+                    .args(["--so-pin", "8765-so", "--pin", pin])
                     .env("SOFTHSM2_CONF", &conf)
                     .output()
                     .expect("softhsm2-util (Debian package softhsm2) is installed");
@@ -539,25 +534,55 @@ mod tests {
                     String::from_utf8_lossy(&out.stderr)
                 );
             }
-            let write = |name: &str, pin: &str| {
-                let path = dir.path().join(name);
-                std::fs::write(&path, format!("{pin}\n")).unwrap();
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-                path
-            };
-            Hsm {
-                pin_file: write("pin", PIN),
-                wrong_pin_file: write("wrong-pin", "0000"),
+            let pin_file = dir.path().join("pin");
+            write_pin_file(&pin_file, pin);
+            SoftHsm2 {
                 _dir: dir,
+                pin_file,
             }
-        })
+        }
+
+        /// The tokens' user PIN, in a file of mode 0600.
+        pub fn pin_file(&self) -> &Path {
+            &self.pin_file
+        }
+    }
+
+    /// Writes a PIN file as the daemon expects it: only its owner may read it.
+    pub fn write_pin_file(path: &Path, pin: &str) {
+        std::fs::write(path, format!("{pin}\n")).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Against a real SoftHSM2 (Debian package `softhsm2`): a token
+    //! directory of this test process, its tokens initialised once with
+    //! `softhsm2-util`, `SOFTHSM2_CONF` pointing at its configuration.
+
+    use std::sync::OnceLock;
+
+    use super::testing::{write_pin_file, SoftHsm2};
+    use super::*;
+
+    const ORIGIN: &str = "archives.mairie-exemple.fr/minutier";
+    const PIN: &str = "4321-user";
+    /// One token per test, so tests running in parallel do not meet.
+    const TOKENS: [&str; 4] = ["hw-generate", "hw-absent", "hw-pin", "hw-pair"];
+
+    /// SoftHSM reads its configuration once per process, when the module
+    /// is initialised: every token is made before the first test opens it.
+    fn hsm() -> &'static SoftHsm2 {
+        static HSM: OnceLock<SoftHsm2> = OnceLock::new();
+        HSM.get_or_init(|| SoftHsm2::with_tokens(&TOKENS, PIN))
     }
 
     fn config(token: &str, key: &str) -> Pkcs11Config {
         Pkcs11Config {
             module: SOFTHSM2_MODULE.into(),
             token_label: token.into(),
-            pin_file: hsm().pin_file.clone(),
+            pin_file: hsm().pin_file().to_owned(),
             key_label: key.into(),
         }
     }
@@ -658,8 +683,10 @@ mod tests {
 
     #[test]
     fn a_wrong_pin_is_refused_and_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
         let mut cfg = config("hw-pin", "k");
-        cfg.pin_file = hsm().wrong_pin_file.clone();
+        cfg.pin_file = dir.path().join("wrong-pin");
+        write_pin_file(&cfg.pin_file, "0000");
         let err = Pkcs11Keystore::open(&cfg, ORIGIN, true).err().unwrap();
         assert!(
             matches!(err, KeyError::WrongPin { locked: false, .. }),
@@ -675,7 +702,6 @@ mod tests {
         Pkcs11Keystore::open(&config("hw-pin", "k"), ORIGIN, true).unwrap();
 
         // A PIN file others can read is refused before it is used.
-        let dir = tempfile::tempdir().unwrap();
         let open_pin = dir.path().join("pin");
         std::fs::write(&open_pin, PIN).unwrap();
         std::fs::set_permissions(&open_pin, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -713,7 +739,7 @@ mod tests {
             "{err}"
         );
         // A file that is no module.
-        cfg.module = hsm().pin_file.clone();
+        cfg.module = hsm().pin_file().to_owned();
         let err = Pkcs11Keystore::open(&cfg, ORIGIN, true).err().unwrap();
         assert!(matches!(err, KeyError::ModuleNotFound { .. }), "{err}");
     }

@@ -16,53 +16,19 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::{bin_dir, cli, ok, text, Daemon};
+use minutier_hw::pkcs11::testing::SoftHsm2;
+use minutier_hw::pkcs11::SOFTHSM2_MODULE;
 
-const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const PIN: &str = "2468-user";
 /// One token per test, so tests running in parallel do not meet.
 const TOKENS: [&str; 2] = ["e2e-rotation", "e2e-migration"];
 
-struct Hsm {
-    _dir: tempfile::TempDir,
-    pin_file: PathBuf,
-}
-
 /// A SoftHSM2 token directory for this test process, its tokens made once
 /// with `softhsm2-util`; `SOFTHSM2_CONF` (inherited by every `minutierd`
 /// started here) points at its configuration.
-fn hsm() -> &'static Hsm {
-    static HSM: OnceLock<Hsm> = OnceLock::new();
-    HSM.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let tokens = dir.path().join("tokens");
-        std::fs::create_dir(&tokens).unwrap();
-        let conf = dir.path().join("softhsm2.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-                tokens.display()
-            ),
-        )
-        .unwrap();
-        std::env::set_var("SOFTHSM2_CONF", &conf);
-        for label in TOKENS {
-            let out = Command::new("softhsm2-util")
-                .args(["--init-token", "--free", "--label", label])
-                .args(["--so-pin", "1357-so", "--pin", PIN])
-                .output()
-                .expect("softhsm2-util (Debian package softhsm2) is installed");
-            assert!(out.status.success(), "softhsm2-util: {}", text(&out));
-        }
-        let pin_file = dir.path().join("pin");
-        std::fs::write(&pin_file, format!("{PIN}\n")).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&pin_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-        Hsm {
-            _dir: dir,
-            pin_file,
-        }
-    })
+fn hsm() -> &'static SoftHsm2 {
+    static HSM: OnceLock<SoftHsm2> = OnceLock::new();
+    HSM.get_or_init(|| SoftHsm2::with_tokens(&TOKENS, PIN))
 }
 
 /// A configuration with a `[key]` section for `token` and `key_label`.
@@ -71,9 +37,9 @@ fn token_config(work: &Path, name: &str, token: &str, key_label: &str) -> PathBu
     std::fs::write(
         &path,
         format!(
-            "[key]\ncustody = \"pkcs11\"\nmodule = \"{MODULE}\"\ntoken_label = \"{token}\"\n\
-             pin_file = \"{}\"\nkey_label = \"{key_label}\"\n",
-            hsm().pin_file.display()
+            "[key]\ncustody = \"pkcs11\"\nmodule = \"{SOFTHSM2_MODULE}\"\n\
+             token_label = \"{token}\"\npin_file = \"{}\"\nkey_label = \"{key_label}\"\n",
+            hsm().pin_file().display()
         ),
     )
     .unwrap();

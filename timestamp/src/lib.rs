@@ -169,24 +169,22 @@ fn malformed(what: &'static str) -> impl Fn(String) -> Error {
 /// It is byte for byte what `openssl ts -query -sha256 -cert` sends for the
 /// same digest and nonce.
 pub fn request(digest: &[u8; 32], nonce: u64) -> Vec<u8> {
-    let algorithm = [
-        der::tlv(der::OID, &SHA256_OID_DER),
-        der::tlv(der::NULL, &[]),
-    ]
-    .concat();
-    let imprint = [
-        der::tlv(der::SEQUENCE, &algorithm),
-        der::tlv(der::OCTET_STRING, digest),
-    ]
-    .concat();
-    let body = [
-        der::uint(1),
-        der::tlv(der::SEQUENCE, &imprint),
-        der::uint(nonce),
-        der::tlv(der::BOOLEAN, &[0xff]),
-    ]
-    .concat();
-    der::tlv(der::SEQUENCE, &body)
+    let algorithm = sequence(&[
+        &der::tlv(der::OID, &SHA256_OID_DER),
+        &der::tlv(der::NULL, &[]),
+    ]);
+    let imprint = sequence(&[&algorithm, &der::tlv(der::OCTET_STRING, digest)]);
+    sequence(&[
+        &der::uint(1),
+        &imprint,
+        &der::uint(nonce),
+        &der::tlv(der::BOOLEAN, &[0xff]),
+    ])
+}
+
+/// A SEQUENCE of already encoded fields.
+fn sequence(fields: &[&[u8]]) -> Vec<u8> {
+    der::tlv(der::SEQUENCE, &fields.concat())
 }
 
 /// A `TimeStampReq`, decoded.
@@ -206,35 +204,22 @@ pub struct Request {
 
 /// Decodes a `TimeStampReq` (extensions are skipped).
 pub fn parse_request(bytes: &[u8]) -> Result<Request, Error> {
-    let bad = malformed("request");
-    let mut top = Reader::new(bytes);
-    let req = top.expect(der::SEQUENCE, "TimeStampReq").map_err(&bad)?;
-    top.end("the TimeStampReq").map_err(&bad)?;
+    request_fields(bytes).map_err(malformed("request"))
+}
+
+fn request_fields(bytes: &[u8]) -> Result<Request, String> {
+    let req = sole(bytes, der::SEQUENCE, "TimeStampReq", "the TimeStampReq")?;
     let mut r = Reader::new(req.value);
-    let version = r.expect(der::INTEGER, "version").map_err(&bad)?;
-    if der::small(version.value, "version").map_err(&bad)? != 1 {
-        return Err(bad("version is not 1".into()));
-    }
-    let (hash_algorithm, message_imprint) = message_imprint(&mut r).map_err(&bad)?;
+    version_one(&mut r)?;
+    let (hash_algorithm, message_imprint) = message_imprint(&mut r)?;
     let policy = r
-        .optional(der::OID, "reqPolicy")
-        .map_err(&bad)?
+        .optional(der::OID, "reqPolicy")?
         .map(|t| der::oid(t.value, "reqPolicy"))
-        .transpose()
-        .map_err(&bad)?;
-    let nonce = r
-        .optional(der::INTEGER, "nonce")
-        .map_err(&bad)?
-        .map(|t| der::unsigned(t.value, "nonce"))
-        .transpose()
-        .map_err(&bad)?;
-    let cert_req = match r.optional(der::BOOLEAN, "certReq").map_err(&bad)? {
-        Some(t) => boolean(t, "certReq").map_err(&bad)?,
-        None => false,
-    };
-    r.optional(der::context(0, true), "extensions")
-        .map_err(&bad)?;
-    r.end("the request's fields").map_err(&bad)?;
+        .transpose()?;
+    let nonce = optional_nonce(&mut r)?;
+    let cert_req = boolean_default_false(&mut r, "certReq")?;
+    r.optional(der::context(0, true), "extensions")?;
+    r.end("the request's fields")?;
     Ok(Request {
         hash_algorithm,
         message_imprint,
@@ -244,11 +229,43 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, Error> {
     })
 }
 
-fn boolean(t: Tlv<'_>, what: &str) -> Result<bool, String> {
-    match t.value {
-        [0] => Ok(false),
-        [_] => Ok(true),
-        _ => Err(format!("{what} is not a one-byte BOOLEAN")),
+/// The one element `bytes` holds, which must have `tag`; `whole` names it
+/// in the message about bytes after it.
+fn sole<'a>(bytes: &'a [u8], tag: u8, what: &str, whole: &str) -> Result<Tlv<'a>, String> {
+    let mut r = Reader::new(bytes);
+    let element = r.expect(tag, what)?;
+    r.end(whole)?;
+    Ok(element)
+}
+
+/// `version INTEGER { v1(1) }`, which opens a request and a `TSTInfo`.
+fn version_one(r: &mut Reader<'_>) -> Result<(), String> {
+    let version = r.expect(der::INTEGER, "version")?;
+    if der::small(version.value, "version")? != 1 {
+        return Err("version is not 1".into());
+    }
+    Ok(())
+}
+
+/// An OBJECT IDENTIFIER, dotted.
+fn oid_field(r: &mut Reader<'_>, what: &str) -> Result<String, String> {
+    let oid = r.expect(der::OID, what)?;
+    der::oid(oid.value, what)
+}
+
+/// `nonce INTEGER OPTIONAL`, as its magnitude.
+fn optional_nonce(r: &mut Reader<'_>) -> Result<Option<Vec<u8>>, String> {
+    r.optional(der::INTEGER, "nonce")?
+        .map(|t| der::unsigned(t.value, "nonce"))
+        .transpose()
+}
+
+/// A `BOOLEAN DEFAULT FALSE` field.
+fn boolean_default_false(r: &mut Reader<'_>, what: &str) -> Result<bool, String> {
+    match r.optional(der::BOOLEAN, what)?.map(|t| t.value) {
+        None | Some([0]) => Ok(false),
+        Some([_]) => Ok(true),
+        Some(_) => Err(format!("{what} is not a one-byte BOOLEAN")),
     }
 }
 
@@ -339,44 +356,15 @@ pub struct Granted {
 /// token and the token's `TSTInfo`.
 pub fn parse_response(bytes: &[u8]) -> Result<Granted, Error> {
     let bad = malformed("response");
-    let mut top = Reader::new(bytes);
-    let resp = top.expect(der::SEQUENCE, "TimeStampResp").map_err(&bad)?;
-    top.end("the TimeStampResp").map_err(&bad)?;
-    let mut r = Reader::new(resp.value);
-    let status_info = r.expect(der::SEQUENCE, "status").map_err(&bad)?;
-    let token = r.optional(der::SEQUENCE, "timeStampToken").map_err(&bad)?;
-    r.end("the time-stamp token").map_err(&bad)?;
-
-    let mut s = Reader::new(status_info.value);
-    let status = s.expect(der::INTEGER, "status.status").map_err(&bad)?;
-    let status = der::small(status.value, "status.status").map_err(&bad)?;
-    let mut text = Vec::new();
-    if let Some(free) = s
-        .optional(der::SEQUENCE, "status.statusString")
-        .map_err(&bad)?
-    {
-        let mut f = Reader::new(free.value);
-        while !f.is_empty() {
-            let t = f.expect(0x0c, "status.statusString").map_err(&bad)?;
-            text.push(String::from_utf8_lossy(t.value).into_owned());
-        }
-    }
-    let mut fail_info = Vec::new();
-    if let Some(bits) = s
-        .optional(der::BIT_STRING, "status.failInfo")
-        .map_err(&bad)?
-    {
-        fail_info = failure_bits(bits.value).map_err(&bad)?;
-    }
-    s.end("the status").map_err(&bad)?;
-
-    if status > 1 {
+    let (status, token) = response_fields(bytes).map_err(&bad)?;
+    if status.status > 1 {
         return Err(Error::Refused {
-            status,
-            text,
-            fail_info,
+            status: status.status,
+            text: status.text,
+            fail_info: status.fail_info,
         });
     }
+    let status = status.status;
     let token = token.ok_or_else(|| {
         bad(format!(
             "status {status} ({}) but no time-stamp token",
@@ -389,6 +377,47 @@ pub fn parse_response(bytes: &[u8]) -> Result<Granted, Error> {
         token: token.whole.to_vec(),
         info,
     })
+}
+
+/// A `PKIStatusInfo`, decoded.
+struct StatusInfo {
+    status: u64,
+    text: Vec<String>,
+    fail_info: Vec<String>,
+}
+
+/// The status of a `TimeStampResp` and its token, if any.
+fn response_fields(bytes: &[u8]) -> Result<(StatusInfo, Option<Tlv<'_>>), String> {
+    let resp = sole(bytes, der::SEQUENCE, "TimeStampResp", "the TimeStampResp")?;
+    let mut r = Reader::new(resp.value);
+    let status_info = r.expect(der::SEQUENCE, "status")?;
+    let token = r.optional(der::SEQUENCE, "timeStampToken")?;
+    r.end("the time-stamp token")?;
+
+    let mut s = Reader::new(status_info.value);
+    let status = s.expect(der::INTEGER, "status.status")?;
+    let status = der::small(status.value, "status.status")?;
+    let mut text = Vec::new();
+    if let Some(free) = s.optional(der::SEQUENCE, "status.statusString")? {
+        let mut f = Reader::new(free.value);
+        while !f.is_empty() {
+            let t = f.expect(0x0c, "status.statusString")?;
+            text.push(String::from_utf8_lossy(t.value).into_owned());
+        }
+    }
+    let fail_info = match s.optional(der::BIT_STRING, "status.failInfo")? {
+        Some(bits) => failure_bits(bits.value)?,
+        None => Vec::new(),
+    };
+    s.end("the status")?;
+    Ok((
+        StatusInfo {
+            status,
+            text,
+            fail_info,
+        },
+        token,
+    ))
 }
 
 fn failure_bits(value: &[u8]) -> Result<Vec<String>, String> {
@@ -419,109 +448,81 @@ fn failure_bits(value: &[u8]) -> Result<Vec<String>, String> {
 /// it is checked (content types, at least one signer), the signature is not
 /// (see the crate's documentation).
 pub fn parse_token(bytes: &[u8]) -> Result<TstInfo, Error> {
-    let bad = malformed("token");
-    let mut top = Reader::new(bytes);
-    let content_info = top.expect(der::SEQUENCE, "ContentInfo").map_err(&bad)?;
-    top.end("the token").map_err(&bad)?;
+    let tst_info = signed_tst_info(bytes).map_err(malformed("token"))?;
+    parse_tst_info(tst_info).map_err(malformed("TSTInfo"))
+}
+
+/// The DER of the `TSTInfo` that a token signs.
+fn signed_tst_info(bytes: &[u8]) -> Result<&[u8], String> {
+    let content_info = sole(bytes, der::SEQUENCE, "ContentInfo", "the token")?;
     let mut c = Reader::new(content_info.value);
-    let content_type = c.expect(der::OID, "contentType").map_err(&bad)?;
-    let content_type = der::oid(content_type.value, "contentType").map_err(&bad)?;
+    let content_type = oid_field(&mut c, "contentType")?;
     if content_type != SIGNED_DATA_OID {
-        return Err(bad(format!(
+        return Err(format!(
             "contentType is {content_type}, not signedData ({SIGNED_DATA_OID})"
-        )));
+        ));
     }
-    let explicit = c.expect(der::context(0, true), "content").map_err(&bad)?;
-    c.end("the signed data").map_err(&bad)?;
-    let mut e = Reader::new(explicit.value);
-    let signed = e.expect(der::SEQUENCE, "SignedData").map_err(&bad)?;
-    e.end("the SignedData").map_err(&bad)?;
+    let explicit = c.expect(der::context(0, true), "content")?;
+    c.end("the signed data")?;
+    let signed = sole(
+        explicit.value,
+        der::SEQUENCE,
+        "SignedData",
+        "the SignedData",
+    )?;
 
     let mut sd = Reader::new(signed.value);
-    sd.expect(der::INTEGER, "SignedData.version")
-        .map_err(&bad)?;
-    sd.expect(der::SET, "SignedData.digestAlgorithms")
-        .map_err(&bad)?;
-    let encap = sd
-        .expect(der::SEQUENCE, "SignedData.encapContentInfo")
-        .map_err(&bad)?;
-    sd.optional(der::context(0, true), "SignedData.certificates")
-        .map_err(&bad)?;
-    sd.optional(der::context(1, true), "SignedData.crls")
-        .map_err(&bad)?;
-    let signers = sd
-        .expect(der::SET, "SignedData.signerInfos")
-        .map_err(&bad)?;
-    sd.end("the signer infos").map_err(&bad)?;
+    sd.expect(der::INTEGER, "SignedData.version")?;
+    sd.expect(der::SET, "SignedData.digestAlgorithms")?;
+    let encap = sd.expect(der::SEQUENCE, "SignedData.encapContentInfo")?;
+    sd.optional(der::context(0, true), "SignedData.certificates")?;
+    sd.optional(der::context(1, true), "SignedData.crls")?;
+    let signers = sd.expect(der::SET, "SignedData.signerInfos")?;
+    sd.end("the signer infos")?;
     if signers.value.is_empty() {
-        return Err(bad(
-            "SignedData.signerInfos is empty: the token is not signed".into(),
-        ));
+        return Err("SignedData.signerInfos is empty: the token is not signed".into());
     }
 
     let mut ec = Reader::new(encap.value);
-    let e_type = ec.expect(der::OID, "eContentType").map_err(&bad)?;
-    let e_type = der::oid(e_type.value, "eContentType").map_err(&bad)?;
+    let e_type = oid_field(&mut ec, "eContentType")?;
     if e_type != TST_INFO_OID {
-        return Err(bad(format!(
+        return Err(format!(
             "eContentType is {e_type}, not id-ct-TSTInfo ({TST_INFO_OID})"
-        )));
+        ));
     }
-    let e_content = ec.expect(der::context(0, true), "eContent").map_err(&bad)?;
-    ec.end("the encapsulated content").map_err(&bad)?;
+    let e_content = ec.expect(der::context(0, true), "eContent")?;
+    ec.end("the encapsulated content")?;
     let mut o = Reader::new(e_content.value);
-    let octets = o.expect(der::OCTET_STRING, "eContent").map_err(|e| {
-        bad(format!(
-            "{e} (a constructed OCTET STRING is BER; time-stamps must be DER)"
-        ))
-    })?;
-    o.end("eContent").map_err(&bad)?;
-    parse_tst_info(octets.value)
+    let octets = o
+        .expect(der::OCTET_STRING, "eContent")
+        .map_err(|e| format!("{e} (a constructed OCTET STRING is BER; time-stamps must be DER)"))?;
+    o.end("eContent")?;
+    Ok(octets.value)
 }
 
 /// `TSTInfo` (RFC 3161 §2.4.2).
-fn parse_tst_info(bytes: &[u8]) -> Result<TstInfo, Error> {
-    let bad = malformed("TSTInfo");
-    let mut top = Reader::new(bytes);
-    let info = top.expect(der::SEQUENCE, "TSTInfo").map_err(&bad)?;
-    top.end("the TSTInfo").map_err(&bad)?;
+fn parse_tst_info(bytes: &[u8]) -> Result<TstInfo, String> {
+    let info = sole(bytes, der::SEQUENCE, "TSTInfo", "the TSTInfo")?;
     let mut r = Reader::new(info.value);
-    let version = r.expect(der::INTEGER, "version").map_err(&bad)?;
-    if der::small(version.value, "version").map_err(&bad)? != 1 {
-        return Err(bad("version is not 1".into()));
-    }
-    let policy = r.expect(der::OID, "policy").map_err(&bad)?;
-    let policy = der::oid(policy.value, "policy").map_err(&bad)?;
-    let (hash_algorithm, message_imprint) = message_imprint(&mut r).map_err(&bad)?;
-    let serial = r.expect(der::INTEGER, "serialNumber").map_err(&bad)?;
-    let serial = der::unsigned(serial.value, "serialNumber").map_err(&bad)?;
-    let time = r.expect(der::GENERALIZED_TIME, "genTime").map_err(&bad)?;
-    let (gen_time, gen_time_text) = generalized_time(time.value).map_err(&bad)?;
+    version_one(&mut r)?;
+    let policy = oid_field(&mut r, "policy")?;
+    let (hash_algorithm, message_imprint) = message_imprint(&mut r)?;
+    let serial = r.expect(der::INTEGER, "serialNumber")?;
+    let serial = der::unsigned(serial.value, "serialNumber")?;
+    let time = r.expect(der::GENERALIZED_TIME, "genTime")?;
+    let (gen_time, gen_time_text) = generalized_time(time.value)?;
     let accuracy = r
-        .optional(der::SEQUENCE, "accuracy")
-        .map_err(&bad)?
+        .optional(der::SEQUENCE, "accuracy")?
         .map(|t| accuracy(t.value))
-        .transpose()
-        .map_err(&bad)?;
-    let ordering = match r.optional(der::BOOLEAN, "ordering").map_err(&bad)? {
-        Some(t) => boolean(t, "ordering").map_err(&bad)?,
-        None => false,
-    };
-    let nonce = r
-        .optional(der::INTEGER, "nonce")
-        .map_err(&bad)?
-        .map(|t| der::unsigned(t.value, "nonce"))
-        .transpose()
-        .map_err(&bad)?;
+        .transpose()?;
+    let ordering = boolean_default_false(&mut r, "ordering")?;
+    let nonce = optional_nonce(&mut r)?;
     let tsa = r
-        .optional(der::context(0, true), "tsa")
-        .map_err(&bad)?
+        .optional(der::context(0, true), "tsa")?
         .map(|t| general_name(t.value))
-        .transpose()
-        .map_err(&bad)?;
-    r.optional(der::context(1, true), "extensions")
-        .map_err(&bad)?;
-    r.end("the TSTInfo's fields").map_err(&bad)?;
+        .transpose()?;
+    r.optional(der::context(1, true), "extensions")?;
+    r.end("the TSTInfo's fields")?;
     Ok(TstInfo {
         policy,
         hash_algorithm,
@@ -600,9 +601,12 @@ fn general_name(value: &[u8]) -> Result<String, String> {
         0x81 | 0x82 | 0x86 => Ok(String::from_utf8_lossy(name.value).into_owned()),
         // directoryName [4] EXPLICIT Name.
         0xa4 => {
-            let mut inner = Reader::new(name.value);
-            let dn = inner.expect(der::SEQUENCE, "tsa.directoryName")?;
-            inner.end("the TSA's directory name")?;
+            let dn = sole(
+                name.value,
+                der::SEQUENCE,
+                "tsa.directoryName",
+                "the TSA's directory name",
+            )?;
             distinguished_name(dn.value)
         }
         other => Ok(format!("(a {} name)", der::tag_name(other))),
@@ -620,8 +624,7 @@ fn distinguished_name(value: &[u8]) -> Result<String, String> {
         while !a.is_empty() {
             let pair = a.expect(der::SEQUENCE, "tsa name attribute")?;
             let mut p = Reader::new(pair.value);
-            let oid = p.expect(der::OID, "tsa name attribute type")?;
-            let oid = der::oid(oid.value, "tsa name attribute type")?;
+            let oid = oid_field(&mut p, "tsa name attribute type")?;
             let v = p.any("tsa name attribute value")?;
             p.end("the attribute")?;
             attributes.push(format!(
@@ -732,8 +735,7 @@ pub fn accept(response: &[u8], digest: &[u8; 32], nonce: u64) -> Result<Granted,
 /// that `openssl ts -verify -in` reads. The status is not signed, the token
 /// is: the file proves exactly what the token proves.
 pub fn response_from_token(token: &[u8]) -> Vec<u8> {
-    let status = der::tlv(der::SEQUENCE, &der::uint(0));
-    der::tlv(der::SEQUENCE, &[status.as_slice(), token].concat())
+    sequence(&[&sequence(&[&der::uint(0)]), token])
 }
 
 fn hex(bytes: &[u8]) -> String {

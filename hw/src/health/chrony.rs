@@ -56,13 +56,7 @@ pub fn read(chronyc: &Path) -> Result<Tracking, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fixture(name: &str) -> String {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/health")
-            .join(name);
-        std::fs::read_to_string(path).unwrap()
-    }
+    use crate::health::fixture;
 
     #[test]
     fn synchronised_and_not() {

@@ -13,6 +13,15 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+/// A system tool's recorded output, from `tests/fixtures/health/`.
+#[cfg(test)]
+fn fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/health")
+        .join(name);
+    std::fs::read_to_string(path).unwrap()
+}
+
 /// Runs a system tool with a deadline; its stdout, or why not.
 pub fn run_tool(program: &Path, args: &[&str], timeout: Duration) -> Result<Vec<u8>, String> {
     use std::io::Read;

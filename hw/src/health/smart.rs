@@ -236,10 +236,7 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> DiskHealth {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/health")
-            .join(name);
-        parse(&std::fs::read(path).unwrap()).unwrap()
+        parse(crate::health::fixture(name).as_bytes()).unwrap()
     }
 
     #[test]
