@@ -227,7 +227,13 @@ impl ArchiveService {
                         }
                     }
                     None => {
-                        small.extend_from_slice(&chunk);
+                        if small.is_empty() {
+                            // Most documents arrive in one chunk: keep it
+                            // rather than copy it.
+                            small = chunk;
+                        } else {
+                            small.extend_from_slice(&chunk);
+                        }
                         if small.len() > self.limits.inline_threshold {
                             let (tx, handle) = self.spawn_blob_writer();
                             let first = std::mem::take(&mut small);
