@@ -621,8 +621,9 @@ pub struct IngestArgs {
     pub seal_dir: Option<PathBuf>,
     /// Documents in flight at once. Many small documents in flight let the
     /// daemon seal them together (one fsync and one checkpoint per batch);
-    /// large files are additionally limited to 4 at a time.
-    #[arg(long, value_name = "N", default_value_t = 64,
+    /// large files are additionally limited to 4 at a time. The default is
+    /// the daemon's limit of calls per connection.
+    #[arg(long, value_name = "N", default_value_t = 128,
           value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
 }

@@ -51,14 +51,11 @@ pub async fn upload(
     progress: Option<ProgressBar>,
 ) -> anyhow::Result<Uploaded> {
     if size_hint <= CHUNK_SIZE as u64 {
-        // Small documents (most of an archive) are read in one blocking
-        // call and sent as one message with their digest declared, so the
-        // server checks it too.
-        let owned = path.to_owned();
-        let content = tokio::task::spawn_blocking(move || std::fs::read(owned))
-            .await
-            .context("reader thread failed")?
-            .context("cannot read")?;
+        // Small documents (most of an archive) are read in one call and
+        // sent as one message with their digest declared, so the server
+        // checks it too. Read right here: handing a read of at most
+        // 256 KiB to another thread and back cost more than the read.
+        let content = std::fs::read(path).context("cannot read")?;
         if content.len() <= CHUNK_SIZE {
             let digest = Digest256 {
                 sha256: Sha256::digest(&content).into(),
