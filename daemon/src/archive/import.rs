@@ -18,7 +18,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
+use std::thread::ScopedJoinHandle;
 
 use minutier_seal::record::Timestamp;
 use minutier_seal::{hash, Hash};
@@ -778,43 +780,71 @@ fn stage(
 /// Receives one file as `read_contents` streams it: in memory up to
 /// `inline_threshold` bytes, else into a temporary blob file (fsynced, not
 /// placed). Its size and digests are judged by the caller.
+///
+/// A file past the threshold goes to a blob writer on a thread of its own,
+/// so that unpacking and the package's digests (this thread) overlap
+/// hashing, compressing and writing (that one): on two cores, nearly twice
+/// as fast as one thread doing both.
 fn receive(
     blobs: &BlobStore,
     inline_threshold: usize,
     reader: &mut dyn Read,
 ) -> std::result::Result<Received, Refusal> {
     let storage = |e: std::io::Error| Refusal::Caller(Error::from(e));
-    let mut buf = vec![0u8; 256 << 10];
-    let mut small = Vec::new();
-    let mut writer = None;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            // Reported by `read_contents` as the package's fault.
-            Err(e) => {
-                return Err(Refusal::Transfer(Rejection::new(
-                    code::UNREADABLE_PACKAGE,
-                    e.to_string(),
-                )))
-            }
-        };
-        match &mut writer {
-            Some(w) => crate::blobs::BlobWriter::write(w, &buf[..n]).map_err(storage)?,
-            None => {
-                small.extend_from_slice(&buf[..n]);
-                if small.len() > inline_threshold {
-                    let mut w = blobs.writer().map_err(storage)?;
-                    w.write(&small).map_err(storage)?;
-                    small = Vec::new();
-                    writer = Some(w);
+    std::thread::scope(|scope| {
+        let mut small = Vec::new();
+        let mut pipe: Option<(SyncSender<Vec<u8>>, ScopedJoinHandle<'_, _>)> = None;
+        let read: std::result::Result<(), Refusal> = loop {
+            let mut chunk = vec![0u8; 256 << 10];
+            let n = match reader.read(&mut chunk) {
+                Ok(0) => break Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                // Reported by `read_contents` as the package's fault.
+                Err(e) => {
+                    break Err(Refusal::Transfer(Rejection::new(
+                        code::UNREADABLE_PACKAGE,
+                        e.to_string(),
+                    )))
+                }
+            };
+            chunk.truncate(n);
+            match &pipe {
+                Some((tx, _)) => {
+                    if tx.send(chunk).is_err() {
+                        // The writer failed; its error is collected below.
+                        break Ok(());
+                    }
+                }
+                None => {
+                    small.extend_from_slice(&chunk);
+                    if small.len() > inline_threshold {
+                        let (tx, rx) = sync_channel::<Vec<u8>>(4);
+                        let writer = scope.spawn(move || {
+                            let mut w = blobs.writer()?;
+                            for chunk in rx {
+                                w.write(&chunk)?;
+                            }
+                            w.finish()
+                        });
+                        let _ = tx.send(std::mem::take(&mut small));
+                        pipe = Some((tx, writer));
+                    }
                 }
             }
+        };
+        match pipe {
+            None => read.map(|()| Received::Inline(small)),
+            Some((tx, writer)) => {
+                drop(tx);
+                // Always wait for the writer: a refused file's temporary
+                // blob is removed when its staged value is dropped.
+                let written = writer.join().map_err(|_| {
+                    Refusal::Caller(Error::Storage("the blob writer thread panicked".into()))
+                })?;
+                read?;
+                Ok(Received::Blob(written.map_err(storage)?))
+            }
         }
-    }
-    Ok(match writer {
-        None => Received::Inline(small),
-        Some(w) => Received::Blob(w.finish().map_err(storage)?),
     })
 }
