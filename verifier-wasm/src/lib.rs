@@ -138,7 +138,10 @@ pub fn report(seal: &str, keys: &str, sha256: &Hash, size: u64) -> Value {
     let r = &verified.record;
     pass(
         "record",
-        format!("a {} record of archive {}", r.kind, r.archive_id),
+        format!(
+            "a valid record, kind {}, of archive {}",
+            r.kind, r.archive_id
+        ),
     );
     let record = json!({
         "index": verified.index,
