@@ -2,7 +2,9 @@
 //! by `web/verifier.mjs`), run under Node against seals the real daemon
 //! issued: a sealed document passes every check; an altered one fails the
 //! document check alone; under another log's key the signature check
-//! fails and the later checks are not made.
+//! fails and the later checks are not made. The verification page
+//! (`web/verify.html`) does the same in Debian's Chromium, driven by
+//! Playwright and checked by axe-core (`tests/browser/verify-page.mjs`).
 
 mod common;
 
@@ -120,6 +122,36 @@ fn the_browser_verifier_checks_a_daemon_seal_client_side() {
             .contains("not the document sealed"),
         "{report}"
     );
+
+    // The same in Debian's Chromium, through the verification page:
+    // Playwright picks the files, axe-core checks the page.
+    let shots = root().join("target/browser-screenshots");
+    let page = Command::new("node")
+        .arg(root().join("tests/browser/verify-page.mjs"))
+        .arg(wasm())
+        .args([
+            &docs.join("registre.pdf"),
+            &altered_path,
+            &seal,
+            &key,
+            &shots,
+        ])
+        .output()
+        .expect("node is missing: scripts/setup test installs it");
+    assert!(
+        page.status.success(),
+        "the verification page failed in Chromium (playwright-core and axe-core: \
+         npm ci in tests/browser, as scripts/setup test does):\n{}{}",
+        String::from_utf8_lossy(&page.stdout),
+        String::from_utf8_lossy(&page.stderr)
+    );
+    for shot in [
+        "verification-empty",
+        "verification-valid",
+        "verification-altered",
+    ] {
+        assert!(shots.join(format!("{shot}.png")).is_file(), "{shot}.png");
+    }
 
     // Another appliance's key: the signature does not hold.
     daemon.stop();
