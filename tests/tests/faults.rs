@@ -18,7 +18,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::faulty_s3::{FaultyS3, Mode};
-use common::garage::Garage;
+use common::garage::{age_decrypt, drained, escrow_key, Garage};
 use common::{cli, noise, ok, text, Daemon};
 use serde_json::Value;
 
@@ -27,22 +27,6 @@ use serde_json::Value;
 /// no fewer than 50 documents a second.
 fn drain_bound(documents: usize) -> Duration {
     Duration::from_secs(120) + Duration::from_millis(20) * documents as u32
-}
-
-/// An escrow key made with `minutier admin escrow-key`; its recipient.
-fn escrow_key(work: &Path) -> (PathBuf, String) {
-    let path = work.join("escrow.key");
-    let out = cli(&[
-        "--json",
-        "admin",
-        "escrow-key",
-        "-o",
-        path.to_str().unwrap(),
-    ]);
-    let all = ok(out.clone());
-    let v: Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {all}"));
-    (path, v["recipient"].as_str().unwrap().to_owned())
 }
 
 /// Two configurations: the daemon's, whose endpoint is the proxy, and the
@@ -63,22 +47,6 @@ fn configs(work: &Path, garage: &Garage, proxy: &FaultyS3, recipient: &str) -> (
 
 fn status(daemon: &Daemon) -> Value {
     daemon.cli_json(&["replication", "status"])
-}
-
-/// Waits until everything committed is in the bucket; the time it took.
-fn drained(daemon: &Daemon, timeout: Duration) -> (Value, Duration) {
-    let start = Instant::now();
-    loop {
-        let status = status(daemon);
-        if status["enabled"] == true && status["queued"] == 0 && status["lag_records"] == 0 {
-            return (status, start.elapsed());
-        }
-        assert!(
-            start.elapsed() < timeout,
-            "replication did not drain in {timeout:?}: {status}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 /// Waits until the status reports a failure; the status.
@@ -386,20 +354,6 @@ fn flaky_s3_loses_nothing() {
         orphans,
         scrub["bucket_orphans_removed"],
     );
-}
-
-/// Decrypts with the stock `age` CLI.
-fn age_decrypt(identity: &Path, ciphertext: &[u8], work: &Path) -> Vec<u8> {
-    let file = work.join("replica.age");
-    fs::write(&file, ciphertext).unwrap();
-    let out = Command::new("age")
-        .args(["-d", "-i"])
-        .arg(identity)
-        .arg(&file)
-        .output()
-        .expect("the age CLI (Debian package age, installed by scripts/setup test)");
-    assert!(out.status.success(), "age -d failed: {}", text(&out));
-    out.stdout
 }
 
 /// Next to the longest log segment in the bucket, three shorter ones from

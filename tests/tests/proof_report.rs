@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::garage::Garage;
 use common::tsa::Tsa;
-use common::{cli, files_under, noise, ok, text, Daemon};
+use common::{files_under, noise, ok, text, Daemon};
 use serde_json::Value;
 
 fn json(out: &Output) -> Value {
@@ -19,15 +19,7 @@ fn json(out: &Output) -> Value {
 }
 
 fn config(work: &Path, garage: &Garage, tsa: &Tsa) -> PathBuf {
-    let escrow = work.join("escrow.key");
-    let out = cli(&[
-        "--json",
-        "admin",
-        "escrow-key",
-        "-o",
-        escrow.to_str().unwrap(),
-    ]);
-    let recipient = json(&out)["recipient"].as_str().unwrap().to_owned();
+    let (_, recipient) = common::garage::escrow_key(work);
     let path = work.join("minutierd.toml");
     std::fs::write(
         &path,

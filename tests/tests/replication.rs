@@ -13,26 +13,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::garage::Garage;
+use common::garage::{age_decrypt, drained, escrow_key, Garage};
 use common::{cli, noise, ok, text, Daemon};
 use serde_json::Value;
 
 fn json(out: Output) -> Value {
     let all = ok(out.clone());
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {all}"))
-}
-
-/// An escrow key made with `minutier admin escrow-key`; its recipient.
-fn escrow_key(work: &Path) -> (PathBuf, String) {
-    let path = work.join("escrow.key");
-    let out = json(cli(&[
-        "--json",
-        "admin",
-        "escrow-key",
-        "-o",
-        path.to_str().unwrap(),
-    ]));
-    (path, out["recipient"].as_str().unwrap().to_owned())
 }
 
 fn config(work: &Path, garage: &Garage, recipient: &str, name: &str) -> PathBuf {
@@ -46,22 +33,6 @@ fn config(work: &Path, garage: &Garage, recipient: &str, name: &str) -> PathBuf 
     )
     .unwrap();
     path
-}
-
-/// Waits until everything committed is in the bucket.
-fn drained(daemon: &Daemon, timeout: Duration) -> Value {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let status = daemon.cli_json(&["replication", "status"]);
-        if status["enabled"] == true && status["queued"] == 0 && status["lag_records"] == 0 {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "replication did not drain in {timeout:?}: {status}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 struct Doc {
@@ -105,20 +76,6 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Decrypts a replica with the Debian `age` CLI and the escrow identity.
-fn age_decrypt(identity: &Path, ciphertext: &[u8], work: &Path) -> Vec<u8> {
-    let file = work.join("replica.age");
-    fs::write(&file, ciphertext).unwrap();
-    let out = Command::new("age")
-        .args(["-d", "-i"])
-        .arg(identity)
-        .arg(&file)
-        .output()
-        .expect("the age CLI (Debian package age, installed by scripts/setup test)");
-    assert!(out.status.success(), "age -d failed: {}", text(&out));
-    out.stdout
-}
-
 fn split_header(plain: &[u8]) -> (Value, &[u8]) {
     let end = plain.iter().position(|b| *b == b'\n').unwrap();
     (
@@ -159,7 +116,7 @@ fn replicas_reveal_nothing_and_open_with_the_escrow_key_and_stock_age() {
         "--title",
         "Titre corrige tres confidentiel",
     ]));
-    let status = drained(&daemon, Duration::from_secs(60));
+    let status = drained(&daemon, Duration::from_secs(60)).0;
     assert_eq!(status["contents_replicated"], 3, "{status}");
 
     let objects = garage.list_objects();
@@ -263,7 +220,7 @@ fn an_outage_loses_nothing_and_scrub_repairs_both_ways() {
     let daemon = Daemon::start_with(&data, Some(&cfg));
     // The cloud comes back: the queue drains, nothing was lost.
     garage.start_node(0);
-    let status = drained(&daemon, Duration::from_secs(120));
+    let status = drained(&daemon, Duration::from_secs(120)).0;
     assert_eq!(status["contents_replicated"], 6, "{status}");
 
     // Local damage: one blob corrupted, one deleted.
@@ -579,7 +536,7 @@ fn a_three_node_cluster_loses_a_node_during_replication() {
             &[],
         ));
     }
-    let status = drained(&daemon, Duration::from_secs(120));
+    let status = drained(&daemon, Duration::from_secs(120)).0;
     assert_eq!(status["contents_replicated"], 12, "{status}");
     // Each replica is readable with a node down.
     let mut found = 0;

@@ -761,35 +761,11 @@ fn tamper_torture() {
     torture(&f, flips, seed);
 }
 
-/// Waits until everything committed is in the bucket.
-fn drained(daemon: &Daemon) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let status = daemon.cli_json(&["replication", "status"]);
-        if status["enabled"] == true && status["queued"] == 0 && status["lag_records"] == 0 {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "replication did not drain: {status}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-}
-
 /// The header of a replica, decrypted with the stock `age` tool.
 fn replica_header(identity: &Path, ciphertext: &[u8], work: &Path) -> serde_json::Value {
-    let file = work.join("replica.age");
-    fs::write(&file, ciphertext).unwrap();
-    let out = Command::new("age")
-        .args(["-d", "-i"])
-        .arg(identity)
-        .arg(&file)
-        .output()
-        .expect("the age CLI (Debian package age, installed by scripts/setup test)");
-    assert!(out.status.success(), "age -d: {}", stdout_and_err(&out));
-    let end = out.stdout.iter().position(|b| *b == b'\n').unwrap();
-    serde_json::from_slice(&out.stdout[..end]).unwrap()
+    let plain = common::garage::age_decrypt(identity, ciphertext, work);
+    let end = plain.iter().position(|b| *b == b'\n').unwrap();
+    serde_json::from_slice(&plain[..end]).unwrap()
 }
 
 #[test]
@@ -798,19 +774,7 @@ fn audit_names_a_swapped_or_replaced_replica_in_the_bucket() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
     let garage = Garage::single(&w.join("garage"));
-    let escrow = w.join("escrow.key");
-    let out = cli(&[
-        "--json",
-        "admin",
-        "escrow-key",
-        "-o",
-        escrow.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stdout_and_err(&out));
-    let recipient = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["recipient"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (escrow, recipient) = common::garage::escrow_key(w);
     let config = w.join("minutierd.toml");
     fs::write(
         &config,
@@ -824,7 +788,7 @@ fn audit_names_a_swapped_or_replaced_replica_in_the_bucket() {
     let daemon = Daemon::start_with(&data, Some(&config));
     let big = ingest_doc(&daemon, w, "grand.bin", &noise(9, 100_000), &[]);
     let small = ingest_doc(&daemon, w, "petit.txt", b"Arrete du maire", &[]);
-    drained(&daemon);
+    common::garage::drained(&daemon, std::time::Duration::from_secs(60));
     daemon.stop();
 
     let audit = |identity: Option<&Path>| {

@@ -887,3 +887,51 @@ pub fn check_s3_client_building_blocks() {
     assert_eq!(uri_encode("a/b=", true), "a%2Fb%3D");
     assert_eq!(xml_unescape("a&amp;lt;b&lt;"), "a&lt;b<");
 }
+
+/// A new escrow key pair (`minutier admin escrow-key`) under `work`: the
+/// identity file and the recipient for `[replication] escrow_recipients`.
+pub fn escrow_key(work: &Path) -> (PathBuf, String) {
+    let path = work.join("escrow.key");
+    let out = super::cli(&[
+        "--json",
+        "admin",
+        "escrow-key",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    let all = super::ok(out.clone());
+    let made: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {all}"));
+    (path, made["recipient"].as_str().unwrap().to_owned())
+}
+
+/// Waits until everything committed is in the bucket; the last status and
+/// the time it took.
+pub fn drained(daemon: &super::Daemon, timeout: Duration) -> (serde_json::Value, Duration) {
+    let start = Instant::now();
+    loop {
+        let status = daemon.cli_json(&["replication", "status"]);
+        if status["enabled"] == true && status["queued"] == 0 && status["lag_records"] == 0 {
+            return (status, start.elapsed());
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "replication did not drain in {timeout:?}: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Decrypts a replica with the stock `age` CLI and the escrow identity.
+pub fn age_decrypt(identity: &Path, ciphertext: &[u8], work: &Path) -> Vec<u8> {
+    let file = work.join("replica.age");
+    fs::write(&file, ciphertext).unwrap();
+    let out = Command::new("age")
+        .args(["-d", "-i"])
+        .arg(identity)
+        .arg(&file)
+        .output()
+        .expect("the age CLI (Debian package age, installed by scripts/setup test)");
+    assert!(out.status.success(), "age -d failed: {}", super::text(&out));
+    out.stdout
+}
