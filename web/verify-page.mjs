@@ -1,36 +1,76 @@
 // The verification page: reads the three inputs, runs the WebAssembly
-// verifier on this machine and shows each check in French.
+// verifier on this machine and shows each check in the page's language
+// (French unless the page says English).
 import { loadVerifier, fileSlices } from "./verifier.mjs";
 
-const CHECKS = {
-  key: "Clé du registre",
-  seal: "Scellement lisible",
-  signature: "Signature du point de contrôle",
-  inclusion: "Inclusion dans le registre (preuve de Merkle)",
-  record: "Enregistrement scellé",
-  document: "Document",
+const TEXTS = {
+  fr: {
+    checks: {
+      key: "Clé du registre",
+      seal: "Scellement lisible",
+      signature: "Signature du point de contrôle",
+      inclusion: "Inclusion dans le registre (preuve de Merkle)",
+      record: "Enregistrement scellé",
+      document: "Document",
+    },
+    results: { pass: "conforme", fail: "non conforme", "not-checked": "non vérifié" },
+    fields: {
+      archive_id: "Archive",
+      kind: "Événement",
+      time: "Date du scellement",
+      actor: "Auteur",
+      content_sha256: "Empreinte SHA-256",
+      size: "Taille (octets)",
+      index: "Position dans le registre",
+      origin: "Registre",
+    },
+    valid: "Le scellement est valide : ce document est celui qui a été scellé.",
+    invalid: "Le scellement n'est pas valide pour ce document.",
+    locale: "fr-FR",
+  },
+  en: {
+    checks: {
+      key: "Log key",
+      seal: "Seal readable",
+      signature: "Checkpoint signature",
+      inclusion: "Inclusion in the log (Merkle proof)",
+      record: "Sealed record",
+      document: "Document",
+    },
+    results: { pass: "holds", fail: "fails", "not-checked": "not checked" },
+    fields: {
+      archive_id: "Archive",
+      kind: "Event",
+      time: "Sealed on",
+      actor: "By",
+      content_sha256: "SHA-256 digest",
+      size: "Size (bytes)",
+      index: "Position in the log",
+      origin: "Log",
+    },
+    valid: "The seal is valid: this document is the one that was sealed.",
+    invalid: "The seal is not valid for this document.",
+    locale: "en-GB",
+  },
 };
-const RESULTS = { pass: "conforme", fail: "non conforme", "not-checked": "non vérifié" };
-const FIELDS = {
-  archive_id: "Archive",
-  kind: "Événement",
-  time: "Date du scellement",
-  actor: "Auteur",
-  content_sha256: "Empreinte SHA-256",
-  size: "Taille (octets)",
-  index: "Position dans le registre",
-  origin: "Registre",
-};
+const T = TEXTS[document.documentElement.lang] ?? TEXTS.fr;
+const CHECKS = T.checks;
+const RESULTS = T.results;
+const FIELDS = T.fields;
 
-const verifier = fetch("minutier_verifier_wasm.wasm")
+// The console names the verifier's address; the static page finds it
+// next to itself.
+const wasmUrl =
+  document.querySelector("[data-verifier]")?.dataset.verifier ?? "minutier_verifier_wasm.wasm";
+const verifier = fetch(wasmUrl)
   .then((r) => r.arrayBuffer())
   .then(loadVerifier);
 
 function show(report) {
   const section = document.getElementById("resultat");
   document.getElementById("verdict").textContent = report.ok
-    ? "Le scellement est valide : ce document est celui qui a été scellé."
-    : "Le scellement n'est pas valide pour ce document.";
+    ? T.valid
+    : T.invalid;
   const list = document.getElementById("controles");
   list.replaceChildren(
     ...report.checks.map((c) => {
@@ -57,9 +97,9 @@ function show(report) {
       const value = report.record[key];
       dd.textContent =
         key === "time"
-          ? new Date(value).toLocaleString("fr-FR", { dateStyle: "long", timeStyle: "medium", timeZone: "Europe/Paris" })
+          ? new Date(value).toLocaleString(T.locale, { dateStyle: "long", timeStyle: "medium", timeZone: "Europe/Paris" })
           : typeof value === "number"
-            ? value.toLocaleString("fr-FR")
+            ? value.toLocaleString(T.locale)
             : String(value);
       record.append(dt, dd);
     }

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use minutier_proto::v1::{
-    Credential, IssueCredentialRequest, ListCredentialsRequest, RevokeCredentialRequest,
-    StatusRequest, WhoAmIRequest,
+    CreateAccountRequest, Credential, IssueCredentialRequest, ListCredentialsRequest,
+    RevokeCredentialRequest, StatusRequest, WhoAmIRequest,
 };
 use serde::Serialize;
 
@@ -27,6 +27,10 @@ struct CredentialJson {
     issued_by: String,
     revoked_at: Option<String>,
     revoked_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    login: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    totp: bool,
 }
 
 fn credential_json(c: &Credential) -> CredentialJson {
@@ -41,6 +45,8 @@ fn credential_json(c: &Credential) -> CredentialJson {
         issued_by: c.issued_by.clone(),
         revoked_at: opt(&c.revoked_at),
         revoked_by: opt(&c.revoked_by),
+        login: opt(&c.login),
+        totp: c.totp,
     }
 }
 
@@ -105,6 +111,99 @@ pub async fn issue(
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `minutier admin account` asks for.
+pub struct AccountArgs<'a> {
+    pub login: &'a str,
+    pub name: &'a str,
+    pub role: &'a str,
+    pub agency: Option<&'a str>,
+    pub validity_days: u32,
+    pub totp: bool,
+    pub password_stdin: bool,
+}
+
+/// Creates a console account; prints the generated password and the
+/// TOTP secret, which the daemon never shows again.
+pub async fn account(
+    target: &Target,
+    json: bool,
+    args: AccountArgs<'_>,
+) -> anyhow::Result<ExitCode> {
+    let password = if args.password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        let password = line.strip_suffix('\n').unwrap_or(&line);
+        let password = password.strip_suffix('\r').unwrap_or(password);
+        if password.is_empty() {
+            return Err(usage(
+                "--password-stdin: standard input gave an empty line; give the password on its first line",
+            ));
+        }
+        password.to_owned()
+    } else {
+        String::new()
+    };
+    let mut client = connect_admin(target).await?;
+    let created = rpc(client
+        .create_account(CreateAccountRequest {
+            login: args.login.to_owned(),
+            name: args.name.to_owned(),
+            role: args.role.to_owned(),
+            agency: args.agency.unwrap_or_default().to_owned(),
+            validity_days: args.validity_days,
+            password,
+            totp: args.totp,
+        })
+        .await)?;
+    let credential = created.credential.unwrap_or_default();
+    let opt = |s: String| (!s.is_empty()).then_some(s);
+    if json {
+        #[derive(Serialize)]
+        struct AccountJson {
+            login: String,
+            name: String,
+            role: String,
+            serial: String,
+            not_after: String,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            password: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            totp_secret: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            totp_uri: Option<String>,
+        }
+        print_json(&AccountJson {
+            login: credential.login,
+            name: credential.name,
+            role: credential.role,
+            serial: credential.serial,
+            not_after: credential.not_after,
+            password: opt(created.password),
+            totp_secret: opt(created.totp_secret),
+            totp_uri: opt(created.totp_uri),
+        });
+    } else {
+        println!(
+            "created console account {} for {} (role {}, serial {}, valid until {})",
+            credential.login,
+            credential.name,
+            credential.role,
+            credential.serial,
+            credential.not_after
+        );
+        if let Some(password) = opt(created.password) {
+            println!("password (shown once): {password}");
+        }
+        if let Some(secret) = opt(created.totp_secret) {
+            println!("TOTP secret: {secret}");
+            println!("otpauth URI: {}", created.totp_uri);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub async fn revoke(
     target: &Target,
     json: bool,
@@ -151,8 +250,8 @@ pub async fn list(target: &Target, json: bool) -> anyhow::Result<ExitCode> {
         });
     } else {
         println!(
-            "{:<32}  {:<10}  {:<16}  {:<24}  {:<8}  NAME",
-            "SERIAL", "ROLE", "AGENCY", "VALID UNTIL", "STATE"
+            "{:<32}  {:<10}  {:<16}  {:<24}  {:<8}  {:<16}  NAME",
+            "SERIAL", "ROLE", "AGENCY", "VALID UNTIL", "STATE", "LOGIN"
         );
         for c in &credentials {
             let state = if c.revoked_at.is_empty() {
@@ -160,9 +259,15 @@ pub async fn list(target: &Target, json: bool) -> anyhow::Result<ExitCode> {
             } else {
                 "revoked"
             };
+            // Certificates have no login; a TOTP account is marked with +totp.
+            let login = match (c.login.as_str(), c.totp) {
+                ("", _) => "-".to_owned(),
+                (l, true) => format!("{l} +totp"),
+                (l, false) => l.to_owned(),
+            };
             println!(
-                "{:<32}  {:<10}  {:<16}  {:<24}  {:<8}  {}",
-                c.serial, c.role, c.agency, c.not_after, state, c.name
+                "{:<32}  {:<10}  {:<16}  {:<24}  {:<8}  {:<16}  {}",
+                c.serial, c.role, c.agency, c.not_after, state, login, c.name
             );
         }
     }

@@ -544,6 +544,37 @@ enum AdminCommand {
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
     },
+    /// Create a web console account that signs in with LOGIN and a
+    /// password (generated and shown once unless --password-stdin).
+    Account {
+        /// 1 to 64 characters of a-z, 0-9, '.', '_' or '-'.
+        login: String,
+        /// The holder's name, e.g. "Marie Dupont".
+        #[arg(long)]
+        name: String,
+        /// archivist, dms, auditor or controller (not admin).
+        #[arg(long)]
+        role: String,
+        /// Originating agency code (dms accounts only).
+        #[arg(long, value_name = "CODE")]
+        agency: Option<String>,
+        /// Validity in days [default: 730].
+        #[arg(
+            long,
+            visible_alias = "validity-days",
+            value_name = "DAYS",
+            default_value_t = 0,
+            hide_default_value = true
+        )]
+        days: u32,
+        /// Also require a TOTP code at sign-in; the secret is shown once.
+        #[arg(long)]
+        totp: bool,
+        /// Read the password from the first line of standard input instead
+        /// of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
     /// Revoke every live credential of NAME, at once, without restart.
     Revoke {
         /// The holder's name as issued.
@@ -773,6 +804,30 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     agency.as_deref(),
                     validity_days,
                     &output,
+                )
+                .await
+            }
+            AdminCommand::Account {
+                login,
+                name,
+                role,
+                agency,
+                days,
+                totp,
+                password_stdin,
+            } => {
+                admin::account(
+                    server,
+                    json,
+                    admin::AccountArgs {
+                        login: &login,
+                        name: &name,
+                        role: &role,
+                        agency: agency.as_deref(),
+                        validity_days: days,
+                        totp,
+                        password_stdin,
+                    },
                 )
                 .await
             }
@@ -1017,6 +1072,27 @@ mod tests {
             Command::Admin(AdminCommand::EscrowKey { ref output }) if output == &PathBuf::from("escrow.key")
         ));
         assert!(parse(&["admin", "escrow-key"]).is_err());
+
+        let cli = parse(&[
+            "admin",
+            "account",
+            "m.dupont",
+            "--name",
+            "Marie Dupont",
+            "--role",
+            "archivist",
+            "--days",
+            "90",
+            "--totp",
+            "--password-stdin",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Admin(AdminCommand::Account { ref login, days: 90, totp: true, password_stdin: true, .. })
+                if login == "m.dupont"
+        ));
+        assert!(parse(&["admin", "account", "--name", "N", "--role", "auditor"]).is_err());
 
         let cli = parse(&["replication", "status"]).unwrap();
         assert!(matches!(

@@ -306,6 +306,14 @@ impl Authenticator {
                 identity.serial
             )));
         };
+        // A console account's serial is random, not a certificate's: a
+        // certificate bearing it was not issued for it.
+        if credential.login.is_some() {
+            return Err(unknown(format!(
+                "serial {} belongs to a console account, which signs in with a password, not a certificate",
+                identity.serial
+            )));
+        }
         if let Some(revoked_at) = credential.revoked_at {
             return Err(self.refuse(
                 Some(&identity),
@@ -537,6 +545,31 @@ impl Authenticator {
             registry.insert(c.serial.clone(), c.clone());
         }
         Ok(revoked)
+    }
+
+    /// The live console account whose login is `login` (case-sensitive).
+    pub fn account(&self, login: &str) -> Option<Credential> {
+        self.registry
+            .read()
+            .unwrap()
+            .values()
+            .find(|c| c.revoked_at.is_none() && c.login.as_ref().is_some_and(|l| l.login == login))
+            .cloned()
+    }
+
+    /// Whether the credential `serial` may still act: registered, not
+    /// revoked, not expired. A console session is checked at each request,
+    /// so that revocation ends it at once.
+    pub fn live(&self, serial: &str) -> std::result::Result<(), &'static str> {
+        let registry = self.registry.read().unwrap();
+        let credential = registry.get(serial).ok_or("unknown credential")?;
+        if credential.revoked_at.is_some() {
+            return Err("credential revoked");
+        }
+        if credential.not_after <= UnixTime::now().as_secs() * 1000 {
+            return Err("credential expired");
+        }
+        Ok(())
     }
 
     /// Every credential ever issued, oldest first.

@@ -41,6 +41,8 @@ pub struct Config {
     /// The Pastell / As@lae-compatible REST endpoint (docs/pastell.md);
     /// off when absent.
     pub pastell: Option<crate::pastell::PastellConfig>,
+    /// The web console (docs/console.md): on by default, on loopback.
+    pub console: crate::console::ConsoleConfig,
     /// The rules repository: duration in years of each rule a SEDA transfer
     /// may name without a duration (e.g. `"APP-00001" = 10`). A rule not
     /// listed is kept with an unknown duration: never due, not communicable.
@@ -69,6 +71,7 @@ impl Default for Config {
             replication: None,
             timestamping: None,
             pastell: None,
+            console: Default::default(),
             rule_durations: Default::default(),
             key: Default::default(),
             health: Default::default(),
@@ -108,6 +111,7 @@ impl Config {
         if let Some(p) = &self.pastell {
             p.validate()?;
         }
+        self.console.validate()?;
         self.key.validate()?;
         self.health.validate()?;
         if let Some((rule, years)) = self

@@ -23,6 +23,10 @@ struct Args {
     /// gRPC listen address [default: 127.0.0.1:7370].
     #[arg(long)]
     listen: Option<std::net::SocketAddr>,
+    /// Web console listen address [default: 127.0.0.1:7372]; `off` turns
+    /// the console off.
+    #[arg(long)]
+    console_listen: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -91,6 +95,16 @@ fn run(args: Args) -> anyhow::Result<()> {
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
+    match args.console_listen.as_deref() {
+        None => {}
+        Some("off") => config.console.enabled = false,
+        Some(addr) => {
+            config.console.enabled = true;
+            config.console.listen = addr.parse().map_err(|e| {
+                anyhow::anyhow!("--console-listen {addr:?}: not an address and port ({e})")
+            })?;
+        }
+    }
     config.validate().map_err(anyhow::Error::msg)?;
     if let Some(Command::RotateKey { previous_config }) = args.command {
         return rotate_key(&config, previous_config);
@@ -138,10 +152,42 @@ fn run(args: Args) -> anyhow::Result<()> {
                 Some(tokio::spawn(endpoint.serve(
                     listener,
                     opened.https.clone(),
-                    stop_rx,
+                    stop_rx.clone(),
                 )))
             }
             None => None,
+        };
+        let console = if config.console.enabled {
+            let listener = tokio::net::TcpListener::bind(config.console.listen)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot listen on {} (console.listen; --console-listen off turns the console off): {e}",
+                        config.console.listen
+                    )
+                })?;
+            let console = minutier_daemon::console::Console::open(
+                &config.console,
+                opened.service.clone(),
+                opened.auth.clone(),
+            )
+            .map_err(anyhow::Error::msg)?;
+            println!(
+                "console: {}/ (web console{})",
+                server::client_url(listener.local_addr()?, &config.server_names),
+                if console.has_verifier() {
+                    ""
+                } else {
+                    "; seal verifier not found"
+                }
+            );
+            Some(tokio::spawn(console.serve(
+                listener,
+                opened.console_tls.clone(),
+                stop_rx.clone(),
+            )))
+        } else {
+            None
         };
         if let Some(addr) = config.metrics_listen {
             let listener = tokio::net::TcpListener::bind(addr)
@@ -204,6 +250,11 @@ fn run(args: Args) -> anyhow::Result<()> {
         if let Some(pastell) = pastell {
             if tokio::time::timeout(SHUTDOWN_GRACE, pastell).await.is_err() {
                 tracing::warn!("cutting Pastell uploads still in progress after shutdown");
+            }
+        }
+        if let Some(console) = console {
+            if tokio::time::timeout(SHUTDOWN_GRACE, console).await.is_err() {
+                tracing::warn!("cutting console requests still in progress after shutdown");
             }
         }
         anyhow::Ok(sequencer)

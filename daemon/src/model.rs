@@ -248,4 +248,17 @@ pub struct Credential {
     pub revoked_at: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_by: Option<String>,
+    /// Set for a console account that signs in with a password instead of a certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<PasswordLogin>,
+}
+
+/// How a console account signs in: its login, its password's argon2id
+/// hash (PHC string) and, when required, its TOTP secret (base32).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordLogin {
+    pub login: String,
+    pub password_hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp_secret: Option<String>,
 }

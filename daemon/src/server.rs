@@ -39,6 +39,9 @@ pub struct Opened {
     /// TLS of the HTTPS endpoints (Pastell): the same server certificate,
     /// no client certificate asked.
     pub https: rustls::ServerConfig,
+    /// TLS of the console: the server certificate, a client certificate
+    /// asked for but optional.
+    pub console_tls: rustls::ServerConfig,
     /// The signing key was created by this start.
     pub key_created: bool,
     pub key_location: String,
@@ -123,6 +126,8 @@ pub fn open(config: &Config, addr: SocketAddr) -> Result<Opened, StartError> {
     let tls = tls::server_config(&server.cert_pem, &server.key_pem, chain.clone())
         .map_err(StartError::Config)?;
     let https = tls::https_config(&server.cert_pem, &server.key_pem).map_err(StartError::Config)?;
+    let console_tls = tls::console_config(&server.cert_pem, &server.key_pem, chain.clone())
+        .map_err(StartError::Config)?;
     let auth = Arc::new(Authenticator::new(chain, store.clone())?);
     let url = client_url(addr, &config.server_names);
     write_public(&dir.join("endpoint"), &format!("{url}\n")).map_err(dir_err)?;
@@ -202,6 +207,7 @@ pub fn open(config: &Config, addr: SocketAddr) -> Result<Opened, StartError> {
         auth,
         tls,
         https,
+        console_tls,
         key_created,
         key_location,
         admin_credential,

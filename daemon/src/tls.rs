@@ -76,6 +76,20 @@ pub fn server_config(
     Ok(config)
 }
 
+/// TLS for the console: the server certificate, HTTP/1.1, and a client
+/// certificate asked for but not required (a browser holding one may sign
+/// in with it; others sign in with a password). As on the gRPC port, the
+/// chain is checked per request by [`crate::auth::Authenticator`].
+pub fn console_config(
+    cert_pem: &str,
+    key_pem: &str,
+    chain: Arc<dyn ClientCertVerifier>,
+) -> Result<ServerConfig, String> {
+    let mut config = server_config(cert_pem, key_pem, chain)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
 /// TLS for an HTTPS port whose clients authenticate inside HTTP (the
 /// Pastell endpoint): the server certificate, no client certificate
 /// asked, HTTP/1.1.
@@ -221,6 +235,22 @@ pub fn incoming(
 pub struct Connection {
     stream: TlsStream<TcpStream>,
     _peer: PeerShare,
+}
+
+impl Connection {
+    /// The client's certificate chain, if it presented one.
+    pub fn peer_certificates(&self) -> Option<Vec<CertificateDer<'static>>> {
+        self.stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .filter(|c| !c.is_empty())
+            .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
+    }
+
+    pub fn remote_addr(&self) -> Option<std::net::SocketAddr> {
+        self.stream.get_ref().0.peer_addr().ok()
+    }
 }
 
 impl tonic::transport::server::Connected for Connection {

@@ -73,7 +73,7 @@ fn refused_start(data: &Path, config: Option<&Path>) -> String {
     let mut cmd = Command::new(bin_dir().join("minutierd"));
     cmd.arg("--data-dir")
         .arg(data)
-        .args(["--listen", "127.0.0.1:0"])
+        .args(["--listen", "127.0.0.1:0", "--console-listen", "127.0.0.1:0"])
         .env("RUST_LOG", "error")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

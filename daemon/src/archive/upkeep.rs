@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use minutier_seal::record::RecordKind;
+use minutier_seal::record::{Record, RecordKind, APPLIANCE_ID};
 
 use super::ArchiveService;
 use crate::error::{Error, Result};
@@ -86,5 +86,32 @@ impl ArchiveService {
             below,
             limit.clamp(1, MAX_TIMESTAMPS),
         )
+    }
+
+    /// The appliance's latest event of `kind` (a scrub, a time-stamp), with
+    /// its index and the document its record commits to (the scrub report).
+    pub fn last_appliance_event(&self, kind: RecordKind) -> Result<Option<(u64, Record, Vec<u8>)>> {
+        for index in self.store.history(APPLIANCE_ID)?.into_iter().rev() {
+            let record = Record::decode(&crate::store::record(self.store.as_ref(), index)?)?;
+            if record.kind == kind {
+                let document = self
+                    .store
+                    .document(&record.metadata_sha256)?
+                    .unwrap_or_default();
+                return Ok(Some((index, record, document)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The time of the latest record under the latest checkpoint: when the
+    /// log last grew.
+    pub fn latest_record_time(&self) -> Result<Option<u64>> {
+        let size = self.latest_checkpoint()?.size;
+        if size == 0 {
+            return Ok(None);
+        }
+        let record = Record::decode(&crate::store::record(self.store.as_ref(), size - 1)?)?;
+        Ok(Some(record.time.0))
     }
 }

@@ -292,6 +292,7 @@ impl Archive for ArchiveGrpc {
             originating_agency: (!r.originating_agency.is_empty())
                 .then_some(r.originating_agency.clone()),
             title_contains: (!r.title_contains.is_empty()).then(|| r.title_contains.to_lowercase()),
+            ..ListFilter::default()
         };
         let page_size = if r.page_size == 0 {
             100
@@ -397,6 +398,12 @@ fn credential_to_wire(c: &Credential) -> pb::Credential {
         issued_by: c.issued_by.clone(),
         revoked_at: c.revoked_at.map(time).unwrap_or_default(),
         revoked_by: c.revoked_by.clone().unwrap_or_default(),
+        login: c
+            .login
+            .as_ref()
+            .map(|l| l.login.clone())
+            .unwrap_or_default(),
+        totp: c.login.as_ref().is_some_and(|l| l.totp_secret.is_some()),
     }
 }
 
@@ -424,6 +431,33 @@ impl minutier_proto::v1::admin_server::Admin for AdminGrpc {
         Ok(Response::new(pb::IssueCredentialResponse {
             bundle: issued.bundle,
             credential: Some(credential_to_wire(&issued.credential)),
+        }))
+    }
+
+    async fn create_account(
+        &self,
+        request: Request<pb::CreateAccountRequest>,
+    ) -> Result<Response<pb::CreateAccountResponse>, Status> {
+        let who = self.caller(&request, Action::IssueCredential)?;
+        let r = request.into_inner();
+        let agency = (!r.agency.is_empty()).then_some(r.agency.as_str());
+        let password = (!r.password.is_empty()).then_some(r.password);
+        let created = self.admin.create_account(
+            &who.actor(),
+            &r.login,
+            &r.name,
+            &r.role,
+            agency,
+            Validity::Days(r.validity_days),
+            password,
+            r.totp,
+            SystemClock.now_millis(),
+        )?;
+        Ok(Response::new(pb::CreateAccountResponse {
+            credential: Some(credential_to_wire(&created.credential)),
+            password: created.password.unwrap_or_default(),
+            totp_uri: created.totp_uri.unwrap_or_default(),
+            totp_secret: created.totp_secret.unwrap_or_default(),
         }))
     }
 

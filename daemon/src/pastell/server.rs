@@ -12,10 +12,8 @@ use axum::http::{header, HeaderValue, Method, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::StreamExt as _;
 use tower::ServiceExt as _;
 
 use super::auth::Accounts;
@@ -28,13 +26,6 @@ use super::routes::{
 use super::ROLE;
 use crate::archive::ArchiveService;
 use crate::auth::{Action, Authenticator};
-
-/// Connections served at once; more wait in the kernel's backlog. Four
-/// times what one address may hold (`crate::tls`), so that one host
-/// cannot take them all.
-const MAX_CONNECTIONS: usize = 256;
-/// A client must send its request headers within this time.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The endpoint, ready to serve.
 pub struct Pastell {
@@ -89,11 +80,10 @@ impl Pastell {
         self,
         listener: TcpListener,
         tls: rustls::ServerConfig,
-        mut stop: watch::Receiver<bool>,
+        stop: watch::Receiver<bool>,
     ) {
         let shared = self.shared;
         let router = router(shared.clone());
-        let mut incoming = crate::tls::incoming(listener, tls);
         let sweeper = tokio::spawn({
             let shared = shared.clone();
             async move {
@@ -103,58 +93,12 @@ impl Pastell {
                 }
             }
         });
-        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-        let mut connections = tokio::task::JoinSet::new();
-        loop {
-            let slot = tokio::select! {
-                slot = slots.clone().acquire_owned() => slot.expect("never closed"),
-                _ = stopped(&mut stop) => break,
-            };
-            let stream = tokio::select! {
-                next = incoming.next() => match next {
-                    Some(Ok(stream)) => stream,
-                    Some(Err(e)) => {
-                        tracing::warn!(error = %e, "pastell: accept failed");
-                        continue;
-                    }
-                    None => break,
-                },
-                _ = stopped(&mut stop) => break,
-            };
-            let (shared, router, mut stop) = (shared.clone(), router.clone(), stop.clone());
-            connections.spawn(async move {
-                let _slot = slot;
-                let service = hyper::service::service_fn(move |req| {
-                    handle(shared.clone(), router.clone(), req)
-                });
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(HEADER_TIMEOUT)
-                    .serve_connection(TokioIo::new(stream), service);
-                tokio::pin!(conn);
-                tokio::select! {
-                    r = conn.as_mut() => {
-                        if let Err(e) = r {
-                            tracing::debug!(error = %e, "pastell: connection ended");
-                        }
-                    }
-                    _ = stopped(&mut stop) => {
-                        conn.as_mut().graceful_shutdown();
-                        let _ = conn.await;
-                    }
-                }
-            });
-            while connections.try_join_next().is_some() {}
-        }
-        drop(incoming);
+        crate::https::serve("pastell", listener, tls, stop, move |_peer, req| {
+            handle(shared.clone(), router.clone(), req)
+        })
+        .await;
         sweeper.abort();
-        while connections.join_next().await.is_some() {}
     }
-}
-
-/// Resolves once `stop` turns true (or its sender is gone).
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
 }
 
 fn router(shared: Arc<Shared>) -> Router {

@@ -121,6 +121,7 @@ fn conformance(store: &dyn Store) {
     let filter = ListFilter {
         originating_agency: Some("MAIRIE".into()),
         title_contains: Some("budget".into()),
+        ..ListFilter::default()
     };
     assert_eq!(store.list_archives(None, 10, &filter).unwrap().len(), 1);
     assert_eq!(
@@ -200,6 +201,7 @@ fn conformance(store: &dyn Store) {
         issued_by: "admin".into(),
         revoked_at: None,
         revoked_by: None,
+        login: None,
     };
     store
         .put_credentials(std::slice::from_ref(&credential))

@@ -18,6 +18,7 @@ pub use memory::MemoryStore;
 pub use rocks::RocksStore;
 
 use crate::error::{Error, Result};
+use crate::metadata::{Date, FinalAction};
 use crate::model::{ArchiveEntry, Credential, EliminationOrder};
 
 /// A new log record and what the index files it under.
@@ -71,23 +72,62 @@ pub struct LogState {
     pub checkpoint: Option<(u64, String)>,
 }
 
-/// Filters for listing archives.
+/// Filters for listing archives; every filter set must match.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
     pub originating_agency: Option<String>,
     /// Lowercase substring of the title.
     pub title_contains: Option<String>,
+    /// Lowercase substring of the title, description or a keyword.
+    pub text_contains: Option<String>,
+    /// A keyword, compared without case.
+    pub keyword: Option<String>,
+    /// The archive's dates (start to end) overlap this range.
+    pub dates_from: Option<Date>,
+    pub dates_to: Option<Date>,
+    /// The appraisal rule's identifier, exactly.
+    pub rule_id: Option<String>,
+    pub final_action: Option<FinalAction>,
+    /// Leave out eliminated archives.
+    pub live_only: bool,
 }
 
 impl ListFilter {
     pub fn matches(&self, entry: &ArchiveEntry) -> bool {
+        let m = &entry.metadata;
+        let contains = |haystack: &str, needle: &str| haystack.to_lowercase().contains(needle);
+        let appraisal = m.rules.appraisal.as_ref();
         self.originating_agency
             .as_ref()
-            .is_none_or(|a| &entry.metadata.originating_agency == a)
+            .is_none_or(|a| &m.originating_agency == a)
             && self
                 .title_contains
                 .as_ref()
-                .is_none_or(|t| entry.metadata.title.to_lowercase().contains(t))
+                .is_none_or(|t| contains(&m.title, t))
+            && self.text_contains.as_ref().is_none_or(|t| {
+                contains(&m.title, t)
+                    || contains(&m.description, t)
+                    || m.keywords.iter().any(|k| contains(k, t))
+            })
+            && self.keyword.as_ref().is_none_or(|k| {
+                m.keywords
+                    .iter()
+                    .any(|w| w.to_lowercase() == k.to_lowercase())
+            })
+            && self
+                .dates_from
+                .is_none_or(|from| m.end_date.or(m.start_date).is_some_and(|d| d >= from))
+            && self
+                .dates_to
+                .is_none_or(|to| m.start_date.or(m.end_date).is_some_and(|d| d <= to))
+            && self
+                .rule_id
+                .as_ref()
+                .is_none_or(|r| appraisal.is_some_and(|a| &a.rule_id == r))
+            && self
+                .final_action
+                .is_none_or(|f| appraisal.is_some_and(|a| a.final_action == f))
+            && (!self.live_only || !entry.is_eliminated())
     }
 }
 

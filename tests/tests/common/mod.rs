@@ -46,6 +46,8 @@ pub struct Daemon {
     pub pastell_url: Option<String>,
     /// `http://ADDR/metrics`, when the configuration sets `metrics_listen`.
     pub metrics_url: Option<String>,
+    /// The web console's URL (`https://localhost:PORT`, no trailing slash).
+    pub console_url: Option<String>,
 }
 
 impl Daemon {
@@ -78,6 +80,8 @@ impl Daemon {
         cmd.arg("--data-dir")
             .arg(data_dir)
             .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--console-listen")
             .arg("127.0.0.1:0");
         if let Some(c) = config {
             cmd.arg("--config").arg(c);
@@ -95,7 +99,7 @@ impl Daemon {
         let mut lines = BufReader::new(stdout).lines();
         let deadline = Instant::now() + Duration::from_secs(30);
         let (mut key, mut addr, mut url, mut pastell_url) = (None, None, None, None);
-        let mut metrics_url = None;
+        let (mut metrics_url, mut console_url) = (None, None);
         while url.is_none() {
             assert!(Instant::now() < deadline, "minutierd did not start in 30 s");
             let line = match lines.next() {
@@ -111,6 +115,10 @@ impl Daemon {
             if let Some(rest) = line.strip_prefix("pastell: ") {
                 let u = rest.split_whitespace().next().unwrap();
                 pastell_url = Some(u.trim_end_matches('/').to_owned());
+            }
+            if let Some(rest) = line.strip_prefix("console: ") {
+                let u = rest.split_whitespace().next().unwrap();
+                console_url = Some(u.trim_end_matches('/').to_owned());
             }
             if let Some(rest) = line.strip_prefix("metrics: ") {
                 metrics_url = Some(rest.trim().to_owned());
@@ -130,6 +138,7 @@ impl Daemon {
             archivist: PathBuf::new(),
             pastell_url,
             metrics_url,
+            console_url,
         };
         let archivist = data_dir.with_file_name(format!(
             "{}-archivist.pem",

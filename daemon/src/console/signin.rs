@@ -1,0 +1,321 @@
+//! Signing in and out: a local account (login, argon2id password, and a
+//! TOTP code when the account has one), or the client certificate the
+//! browser presented. Every success and failure is logged, failures are
+//! counted with the gRPC API's refusals, and repeated failures on one
+//! login are refused for a while.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::{Extension, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use maud::html;
+use serde::Deserialize;
+
+use super::login::{hash_password, verify_password, verify_totp};
+use super::page::{safe_next, Ctx};
+use super::server::Shared;
+use super::session::{self, Method, COOKIE, SIGN_IN_COOKIE};
+use crate::auth::{Action, Identity};
+
+/// How failed console sign-ins are counted among refusals.
+const ROLE: &str = "console";
+
+#[derive(Deserialize)]
+pub struct FormQuery {
+    reason: Option<String>,
+    next: Option<String>,
+}
+
+/// `GET /signin`.
+pub async fn form(Extension(ctx): Extension<Ctx>, Query(q): Query<FormQuery>) -> Response {
+    if ctx.session.is_some() {
+        return Redirect::to(&safe_next(q.next.as_deref())).into_response();
+    }
+    let notice = match q.reason.as_deref() {
+        Some("expired") => Some(ctx.lang.t(
+            "Votre session a expiré : connectez-vous de nouveau.",
+            "Your session has expired: sign in again.",
+        )),
+        Some("required") => Some(ctx.lang.t(
+            "Connectez-vous pour accéder à cette page.",
+            "Sign in to see this page.",
+        )),
+        Some("signed-out") => Some(ctx.lang.t("Vous êtes déconnecté.", "You are signed out.")),
+        _ => None,
+    };
+    render(
+        &ctx,
+        StatusCode::OK,
+        notice,
+        None,
+        "",
+        &safe_next(q.next.as_deref()),
+    )
+}
+
+fn render(
+    ctx: &Ctx,
+    status: StatusCode,
+    notice: Option<&str>,
+    error: Option<&str>,
+    login: &str,
+    next: &str,
+) -> Response {
+    let l = ctx.lang;
+    let token = session::token();
+    let body = html! {
+        @if let Some(n) = notice { p.notice role="status" { (n) } }
+        @if let Some(e) = error { p.error role="alert" id="erreur-connexion" { (e) } }
+        form.card method="post" action="/signin" {
+            input type="hidden" name="csrf" value=(token);
+            input type="hidden" name="next" value=(next);
+            div.field {
+                label for="login" { (l.t("Identifiant", "Login")) }
+                input id="login" name="login" type="text" autocomplete="username" required
+                    value=(login) aria-describedby=[error.map(|_| "erreur-connexion")];
+            }
+            div.field {
+                label for="password" { (l.t("Mot de passe", "Password")) }
+                input id="password" name="password" type="password" autocomplete="current-password" required;
+            }
+            div.field {
+                label for="totp" { (l.t("Code à usage unique (si votre compte en a un)", "One-time code (if your account has one)")) }
+                input id="totp" name="totp" type="text" inputmode="numeric" autocomplete="one-time-code"
+                    pattern="[0-9 ]{6,8}";
+            }
+            button type="submit" { (l.t("Se connecter", "Sign in")) }
+        }
+        form.card method="post" action="/signin/certificate" {
+            input type="hidden" name="csrf" value=(token);
+            input type="hidden" name="next" value=(next);
+            p { (l.t("Ou, si votre navigateur détient un certificat délivré par cet appareil :", "Or, if your browser holds a certificate issued by this appliance:")) }
+            button type="submit" { (l.t("Se connecter avec mon certificat", "Sign in with my certificate")) }
+        }
+    };
+    let mut response = ctx.page_with(status, l.t("Connexion", "Sign in"), body);
+    set_cookie(
+        &mut response,
+        &format!("{SIGN_IN_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict"),
+    );
+    response
+}
+
+fn set_cookie(response: &mut Response, cookie: &str) {
+    if let Ok(v) = HeaderValue::from_str(cookie) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    login: String,
+    password: String,
+    #[serde(default)]
+    totp: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// A hash to check against when the login is unknown, so that an unknown
+/// login takes as long as a wrong password.
+fn decoy() -> &'static str {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    DECOY.get_or_init(|| hash_password("not a password of anyone"))
+}
+
+/// `POST /signin`.
+pub async fn password(
+    State(shared): State<Arc<Shared>>,
+    Extension(ctx): Extension<Ctx>,
+    Form(f): Form<PasswordForm>,
+) -> Response {
+    let l = ctx.lang;
+    let next = safe_next(Some(&f.next));
+    let login = f.login.trim().to_owned();
+    if !shared.sessions.may_try(&login) {
+        shared.auth.note_refusal(
+            &login,
+            ROLE,
+            Action::WhoAmI,
+            "throttled",
+            "console: too many failed sign-ins",
+        );
+        return render(
+            &ctx,
+            StatusCode::TOO_MANY_REQUESTS,
+            None,
+            Some(l.t(
+                "Trop d'échecs de connexion pour cet identifiant : réessayez dans un quart d'heure.",
+                "Too many failed sign-ins for this login: try again in a quarter of an hour.",
+            )),
+            &login,
+            &next,
+        );
+    }
+    let account = shared.auth.account(&login);
+    let hash = account
+        .as_ref()
+        .and_then(|c| c.login.as_ref())
+        .map_or_else(|| decoy().to_owned(), |p| p.password_hash.clone());
+    let password = f.password.clone();
+    let password_ok = tokio::task::spawn_blocking(move || verify_password(&hash, &password))
+        .await
+        .unwrap_or(false);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let outcome = match account {
+        Some(c) if password_ok => {
+            let totp = c.login.as_ref().and_then(|p| p.totp_secret.clone());
+            match totp {
+                Some(secret) if !verify_totp(&secret, &f.totp, now) => Err("wrong one-time code"),
+                _ if c.not_after <= now * 1000 => Err("account expired"),
+                Some(_) => Ok((c, Method::PasswordAndTotp)),
+                None => Ok((c, Method::Password)),
+            }
+        }
+        Some(_) => Err("wrong password"),
+        None => Err("unknown login"),
+    };
+    match outcome {
+        Ok((credential, method)) => {
+            shared.sessions.clear_failures(&login);
+            let identity = Identity {
+                name: credential.name.clone(),
+                role: credential.role,
+                agency: credential.agency.clone(),
+                serial: credential.serial.clone(),
+            };
+            signed_in(&shared, identity, method, &next)
+        }
+        Err(reason) => {
+            shared.sessions.note_failure(&login);
+            shared.auth.note_refusal(
+                &login,
+                ROLE,
+                Action::WhoAmI,
+                "sign-in",
+                &format!("console: sign-in failed ({reason})"),
+            );
+            render(
+                &ctx,
+                StatusCode::UNAUTHORIZED,
+                None,
+                Some(l.t(
+                    "Identifiant, mot de passe ou code incorrect.",
+                    "Wrong login, password or code.",
+                )),
+                &login,
+                &next,
+            )
+        }
+    }
+}
+
+fn signed_in(shared: &Shared, identity: Identity, method: Method, next: &str) -> Response {
+    tracing::info!(who = %identity.actor(), method = method.as_str(), "console: signed in");
+    let (token, _) = shared.sessions.open(identity, method);
+    let mut response = Redirect::to(next).into_response();
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    set_cookie(
+        &mut response,
+        &format!("{COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict"),
+    );
+    set_cookie(
+        &mut response,
+        &format!("{SIGN_IN_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    response
+}
+
+#[derive(Deserialize)]
+pub struct CertificateForm {
+    #[serde(default)]
+    next: String,
+}
+
+/// `POST /signin/certificate`: the certificate of this TLS connection,
+/// checked like on the gRPC port.
+pub async fn certificate(
+    State(shared): State<Arc<Shared>>,
+    Extension(ctx): Extension<Ctx>,
+    Form(f): Form<CertificateForm>,
+) -> Response {
+    let certs = ctx.peer.certificates.clone();
+    match shared
+        .auth
+        .authorize(certs.as_deref().map(|c| c.as_slice()), Action::WhoAmI)
+    {
+        Ok(identity) => signed_in(
+            &shared,
+            identity,
+            Method::Certificate,
+            &safe_next(Some(&f.next)),
+        ),
+        Err(status) => {
+            let l = ctx.lang;
+            render(
+                &ctx,
+                StatusCode::UNAUTHORIZED,
+                None,
+                Some(&format!(
+                    "{} {}",
+                    l.t(
+                        "Connexion par certificat impossible :",
+                        "Cannot sign in with a certificate:"
+                    ),
+                    status.message()
+                )),
+                "",
+                &safe_next(Some(&f.next)),
+            )
+        }
+    }
+}
+
+/// `POST /signout`.
+pub async fn sign_out(
+    State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let token = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.to_owned());
+    if let Some(session) = token.and_then(|t| shared.sessions.close(&t)) {
+        tracing::info!(who = %session.identity.actor(), "console: signed out");
+    }
+    let mut response = Redirect::to("/signin?reason=signed-out").into_response();
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    set_cookie(
+        &mut response,
+        &format!("{COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    response
+}
+
+#[derive(Deserialize)]
+pub struct LangQuery {
+    to: String,
+    back: Option<String>,
+}
+
+/// `GET /lang?to=en&back=/archives`: remembers the language.
+pub async fn switch_language(Query(q): Query<LangQuery>) -> Response {
+    let lang = super::i18n::Lang::parse(&q.to).unwrap_or_default();
+    let mut response = Redirect::to(&safe_next(q.back.as_deref())).into_response();
+    set_cookie(
+        &mut response,
+        &format!(
+            "minutier-lang={}; Path=/; Secure; SameSite=Lax; Max-Age=31536000",
+            lang.code()
+        ),
+    );
+    response
+}
