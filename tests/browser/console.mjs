@@ -148,6 +148,14 @@ try {
   // The checkpoint as it is now, kept for the auditor's consistency check.
   await page.goto(`${url}/audit/checkpoints`);
   const oldCheckpoint = await page.textContent("pre");
+  await shot(page, "checkpoints");
+
+  // The language switch, and back.
+  await Promise.all([page.waitForNavigation(), page.click("header button[lang=en]")]);
+  expect((await page.getAttribute("html", "lang")) === "en" && (await page.textContent("h1")).includes("Checkpoints"),
+    `English on the same page: ${await page.textContent("h1")}`);
+  await Promise.all([page.waitForNavigation(), page.click("header button[lang=fr]")]);
+  expect((await page.getAttribute("html", "lang")) === "fr", "back to French");
 
   // Search, then the archive's page.
   await page.goto(`${url}/archives?q=${encodeURIComponent("délibération")}`);
@@ -186,6 +194,7 @@ try {
 
   // Elimination: the archivist proposes.
   await page.goto(`${url}/eliminations`);
+  await shot(page, "eliminations");
   await page.check(`input[name=archive][value='${result.draft_id}']`);
   await page.fill("#reason", "Brouillon sans valeur, durée d'utilité échue");
   await Promise.all([page.waitForNavigation(), page.click("form[action='/eliminations'] button[type=submit]")]);
@@ -230,6 +239,11 @@ try {
   const journal = await auditor.page.textContent("main");
   expect(journal.includes("Marie Dupont"), "the journal shows the archivist's reads");
   await shot(auditor.page, "journal");
+  // The probative value report of the deposited archive.
+  await auditor.page.goto(`${url}/archives/${result.archive_id}/report`);
+  const report = await auditor.page.$$eval("[data-result]", (rows) => rows.map((r) => r.dataset.result));
+  expect(report.includes("pass") && !report.includes("fail"), `report: ${JSON.stringify(report)}`);
+  await shot(auditor.page, "report");
   await auditor.page.goto(`${url}/audit/checkpoints`);
   await auditor.page.fill("#checkpoint", oldCheckpoint);
   await Promise.all([auditor.page.waitForNavigation(), auditor.page.click("form[action='/audit/consistency'] button[type=submit]")]);

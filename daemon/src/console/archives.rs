@@ -7,14 +7,14 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use maud::{html, Markup};
 use minutier_seal::record::{Record, RecordKind};
 use serde::Deserialize;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::i18n::Lang;
-use super::page::{urlencode, Ctx, Page};
+use super::page::{attachment, urlencode, Ctx, Page};
 use super::server::Shared;
 use crate::auth::{allowed, Action, Role};
 use crate::lifecycle::Read;
@@ -424,17 +424,6 @@ fn safe_file_name(name: &str, fallback: &str) -> String {
     }
 }
 
-fn attachment(response: &mut Response, kind: &str, file_name: &str) {
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_str(kind).unwrap_or(HeaderValue::from_static("application/octet-stream")),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-}
-
 /// `GET /archives/{id}/content`: the read is in the log before the first
 /// byte leaves; content that does not match its seal is cut off.
 pub async fn content(
@@ -484,14 +473,13 @@ pub async fn content(
             }
         }
     });
-    let mut response = Body::from_stream(ReceiverStream::new(rx)).into_response();
     let kind = if entry.metadata.media_type.is_empty() {
         "application/octet-stream"
     } else {
         &entry.metadata.media_type
     };
-    attachment(
-        &mut response,
+    let mut response = attachment(
+        Body::from_stream(ReceiverStream::new(rx)),
         kind,
         &safe_file_name(&entry.metadata.file_name, &entry.archive_id),
     );
@@ -509,11 +497,9 @@ pub async fn seal(
 ) -> Page {
     entry_for(&shared, &ctx, &id, Action::ReadSeal)?;
     let (seal, _) = shared.service.seal(&id).map_err(|e| ctx.failed(e))?;
-    let mut response = seal.into_response();
-    attachment(
-        &mut response,
+    Ok(attachment(
+        seal,
         "text/plain; charset=utf-8",
         &format!("{id}.tlog-proof"),
-    );
-    Ok(response)
+    ))
 }

@@ -8,7 +8,7 @@ use maud::{html, Markup};
 use minutier_seal::record::RecordKind;
 
 use super::i18n::Lang;
-use super::page::{Ctx, Page};
+use super::page::{now_millis, Ctx, Page};
 use super::server::Shared;
 use super::session::Method;
 use crate::archive::ArchiveService;
@@ -64,12 +64,6 @@ fn count(service: &ArchiveService) -> crate::error::Result<Stats> {
             None => return Ok(stats),
         }
     }
-}
-
-fn now_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// `GET /`.

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::IntoResponse;
 use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::i18n::Lang;
-use super::page::{csrf_field, urlencode, Ctx, Page};
+use super::page::{csrf_field, see_other, urlencode, Ctx, Page};
 use super::server::Shared;
 use crate::auth::{allowed, Action};
 use crate::lifecycle::Event;
@@ -38,13 +38,6 @@ fn step(l: Lang, s: Option<&Step>) -> Markup {
             None => span.muted { "—" },
         }
     }
-}
-
-fn see_other(to: &str) -> Response {
-    // Redirect::to answers 303 See Other: a reload does not resubmit.
-    let mut response = Redirect::to(to).into_response();
-    *response.status_mut() = StatusCode::SEE_OTHER;
-    response
 }
 
 fn show_url(id: &str) -> String {

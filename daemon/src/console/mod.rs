@@ -22,6 +22,7 @@ mod eliminations;
 mod i18n;
 pub mod login;
 mod page;
+mod report;
 mod server;
 mod session;
 mod signin;

@@ -21,7 +21,7 @@ use super::config::ConsoleConfig;
 use super::i18n::{negotiate, Lang};
 use super::page::Ctx;
 use super::session::{same_secret, Sessions, COOKIE, SIGN_IN_COOKIE};
-use super::{archives, assets, audit, dashboard, deposit, eliminations, signin};
+use super::{archives, assets, audit, dashboard, deposit, eliminations, report, signin};
 use crate::archive::ArchiveService;
 use crate::auth::{Action, Authenticator};
 use crate::https::Peer;
@@ -116,7 +116,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/archives/{id}", get(archives::show))
         .route("/archives/{id}/content", get(archives::content))
         .route("/archives/{id}/seal", get(archives::seal))
-        .route("/archives/{id}/report", get(audit::report))
+        .route("/archives/{id}/report", get(report::show))
         .route("/deposit", get(deposit::form))
         .route("/api/deposit", post(deposit::document))
         .route("/api/transfer", post(deposit::transfer))

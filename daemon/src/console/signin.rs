@@ -14,7 +14,7 @@ use maud::html;
 use serde::Deserialize;
 
 use super::login::{hash_password, verify_password, verify_totp};
-use super::page::{safe_next, Ctx};
+use super::page::{safe_next, see_other, Ctx};
 use super::server::Shared;
 use super::session::{self, Method, COOKIE, SIGN_IN_COOKIE};
 use crate::auth::{Action, Identity};
@@ -217,8 +217,7 @@ pub async fn password(
 fn signed_in(shared: &Shared, identity: Identity, method: Method, next: &str) -> Response {
     tracing::info!(who = %identity.actor(), method = method.as_str(), "console: signed in");
     let (token, _) = shared.sessions.open(identity, method);
-    let mut response = Redirect::to(next).into_response();
-    *response.status_mut() = StatusCode::SEE_OTHER;
+    let mut response = see_other(next);
     set_cookie(
         &mut response,
         &format!("{COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict"),
@@ -291,8 +290,7 @@ pub async fn sign_out(
     if let Some(session) = token.and_then(|t| shared.sessions.close(&t)) {
         tracing::info!(who = %session.identity.actor(), "console: signed out");
     }
-    let mut response = Redirect::to("/signin?reason=signed-out").into_response();
-    *response.status_mut() = StatusCode::SEE_OTHER;
+    let mut response = see_other("/signin?reason=signed-out");
     set_cookie(
         &mut response,
         &format!("{COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"),
