@@ -24,6 +24,18 @@ const TEXTS = {
       index: "Position dans le registre",
       origin: "Registre",
     },
+    // What each outcome means, in French; the verifier's own wording
+    // (English, with the figures) follows as the technical detail.
+    explain: {
+      key: { pass: "La clé de vérification est lisible et utilisable.", fail: "La clé de vérification donnée ne peut être ni lue ni utilisée." },
+      seal: { pass: "Le scellement est bien formé.", fail: "Le scellement est illisible ou mal formé." },
+      signature: { pass: "Le point de contrôle est signé par la clé du registre.", fail: "La signature du point de contrôle ne correspond pas à cette clé." },
+      inclusion: { pass: "L'enregistrement figure dans le registre sous ce point de contrôle.", fail: "La preuve d'inclusion ne correspond pas au point de contrôle." },
+      record: { pass: "L'enregistrement scellé est valide.", fail: "L'enregistrement scellé n'est pas valide." },
+      document: { pass: "L'empreinte et la taille du fichier sont celles scellées.", fail: "L'empreinte ou la taille du fichier n'est pas celle scellée : ce n'est pas le document scellé, ou il a été modifié." },
+    },
+    notChecked: "Non vérifié, car un contrôle précédent a échoué.",
+    technical: "Détail technique",
     valid: "Le scellement est valide : ce document est celui qui a été scellé.",
     invalid: "Le scellement n'est pas valide pour ce document.",
     locale: "fr-FR",
@@ -80,10 +92,22 @@ function show(report) {
       li.dataset.result = c.result;
       const what = document.createElement("strong");
       what.textContent = `${CHECKS[c.check] ?? c.check} : ${RESULTS[c.result] ?? c.result}`;
+      li.append(what);
+      const said = c.result === "not-checked" ? T.notChecked : T.explain?.[c.check]?.[c.result];
+      if (said) {
+        const meaning = document.createElement("span");
+        meaning.className = "detail";
+        meaning.textContent = said;
+        li.append(meaning);
+      }
       const detail = document.createElement("span");
       detail.className = "detail";
-      detail.textContent = c.detail;
-      li.append(what, detail);
+      if (said) detail.append(`${T.technical} : `);
+      const words = document.createElement("span");
+      words.lang = "en";
+      words.textContent = c.detail;
+      detail.append(words);
+      li.append(detail);
       return li;
     }),
   );

@@ -1,4 +1,4 @@
-//! The HTTPS connection loop shared by the daemon's web ports (the
+//! What the daemon's web ports share: the HTTPS connection loop (the
 //! Pastell endpoint, the console): TLS handshakes through
 //! [`crate::tls::incoming`], connections bounded, request headers timed
 //! out, requests in progress drained on stop.
@@ -100,4 +100,18 @@ pub async fn serve<H, F>(
 /// Resolves once `stop` turns true (or its sender is gone).
 pub async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters: for a
+/// query value, a path segment or an `otpauth://` label.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }

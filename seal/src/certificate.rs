@@ -637,21 +637,23 @@ fn parse_archive(value: &str, line_no: usize) -> Result<EliminatedArchive, Error
 
 /// "29 novembre 2026 à 08:52:46 UTC (2026-11-29T08:52:46.123Z)": the French
 /// long date, then the exact value as written in the certificate.
+/// The months, as a French date writes them (*29 novembre 2026*).
+pub const FRENCH_MONTHS: [&str; 12] = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+];
+
 fn date_fr(t: Timestamp) -> String {
-    const MONTHS: [&str; 12] = [
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ];
     let exact = t.to_string();
     if !t.is_valid() {
         return exact;
@@ -661,7 +663,7 @@ fn date_fr(t: Timestamp) -> String {
     let month = month
         .parse::<usize>()
         .ok()
-        .and_then(|m| MONTHS.get(m.wrapping_sub(1)))
+        .and_then(|m| FRENCH_MONTHS.get(m.wrapping_sub(1)))
         .copied()
         .unwrap_or(month);
     let day = match day.trim_start_matches('0') {

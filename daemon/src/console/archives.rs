@@ -14,9 +14,10 @@ use serde::Deserialize;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::i18n::Lang;
-use super::page::{attachment, urlencode, Ctx, Page};
+use super::page::{attachment, Ctx, Page};
 use super::server::Shared;
 use crate::auth::{allowed, Action, Role};
+use crate::https::percent_encode;
 use crate::lifecycle::Read;
 use crate::metadata::{Date, FinalAction};
 use crate::model::ArchiveEntry;
@@ -58,7 +59,7 @@ impl SearchQuery {
         ]
         .iter()
         .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k}={}", urlencode(v)))
+        .map(|(k, v)| format!("{k}={}", percent_encode(v)))
         .collect::<Vec<_>>()
         .join("&")
     }
@@ -178,7 +179,7 @@ pub async fn search(
                 a href=(format!("/archives?{link}")) { (l.t("Première page", "First page")) }
             }
             @if let Some(n) = next {
-                a href=(format!("/archives?{link}&after={}", urlencode(&n))) rel="next" { (l.t("Page suivante", "Next page")) }
+                a href=(format!("/archives?{link}&after={}", percent_encode(&n))) rel="next" { (l.t("Page suivante", "Next page")) }
             }
         }
     };

@@ -17,10 +17,11 @@ use minutier_seal::Error as SealError;
 use serde::Deserialize;
 
 use super::i18n::Lang;
-use super::page::{attachment, csrf_field, urlencode, Ctx, Page};
+use super::page::{attachment, csrf_field, Ctx, Page};
 use super::server::Shared;
 use crate::archive::{ArchiveService, JournalFilter};
 use crate::auth::{allowed, Action};
+use crate::https::percent_encode;
 use crate::metadata::Date;
 
 const JOURNAL_PAGE: usize = 50;
@@ -149,9 +150,9 @@ pub async fn journal(
     let next_url = next.map(|n| {
         format!(
             "/audit/journal?archive={}&actor={}&since={}&after={n}",
-            urlencode(archive),
-            urlencode(actor),
-            urlencode(since_text)
+            percent_encode(archive),
+            percent_encode(actor),
+            percent_encode(since_text)
         )
     });
     let body = html! {
@@ -193,7 +194,7 @@ pub async fn journal(
                     td { (l.time(e.record.time.0)) }
                     td { code { (e.record.actor) } }
                     td { (read_kind(e.record.kind, l)) }
-                    td { a href=(format!("/archives/{}", urlencode(&e.record.archive_id))) { code { (e.record.archive_id) } } }
+                    td { a href=(format!("/archives/{}", percent_encode(&e.record.archive_id))) { code { (e.record.archive_id) } } }
                 } } }
             }
         }

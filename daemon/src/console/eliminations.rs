@@ -13,9 +13,10 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::i18n::Lang;
-use super::page::{csrf_field, see_other, urlencode, Ctx, Page};
+use super::page::{csrf_field, see_other, Ctx, Page};
 use super::server::Shared;
 use crate::auth::{allowed, Action};
+use crate::https::percent_encode;
 use crate::lifecycle::Event;
 use crate::model::{EliminationOrder, EliminationState, Step};
 
@@ -41,7 +42,7 @@ fn step(l: Lang, s: Option<&Step>) -> Markup {
 }
 
 fn show_url(id: &str) -> String {
-    format!("/eliminations/{}", urlencode(id))
+    format!("/eliminations/{}", percent_encode(id))
 }
 
 /// `GET /eliminations`.
@@ -214,7 +215,7 @@ pub async fn show(
                 th scope="col" { (l.t("Intitulé", "Title")) }
             } }
             tbody { @for (a, title) in order.archive_ids.iter().zip(&titles) { tr {
-                td { a href=(format!("/archives/{}", urlencode(a))) { code { (a) } } }
+                td { a href=(format!("/archives/{}", percent_encode(a))) { code { (a) } } }
                 td { @match title { Some(t) => (t), None => span.muted { "—" } } }
             } } }
         }

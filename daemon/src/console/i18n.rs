@@ -5,6 +5,7 @@
 //! so each page reads in both languages at once and nothing is left
 //! untranslated by a missing key.
 
+use minutier_seal::certificate::FRENCH_MONTHS;
 use time::{Date, Month, OffsetDateTime, UtcOffset, Weekday};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -123,20 +124,6 @@ impl Lang {
     }
 
     fn date_parts(self, day: u8, month: Month, year: i32) -> String {
-        const FR: [&str; 12] = [
-            "janvier",
-            "février",
-            "mars",
-            "avril",
-            "mai",
-            "juin",
-            "juillet",
-            "août",
-            "septembre",
-            "octobre",
-            "novembre",
-            "décembre",
-        ];
         const EN: [&str; 12] = [
             "January",
             "February",
@@ -153,8 +140,8 @@ impl Lang {
         ];
         let i = month as usize - 1;
         match self {
-            Lang::Fr if day == 1 => format!("1er {} {year}", FR[i]),
-            Lang::Fr => format!("{day} {} {year}", FR[i]),
+            Lang::Fr if day == 1 => format!("1er {} {year}", FRENCH_MONTHS[i]),
+            Lang::Fr => format!("{day} {} {year}", FRENCH_MONTHS[i]),
             Lang::En => format!("{day} {} {year}", EN[i]),
         }
     }

@@ -1,6 +1,7 @@
 //! Local console accounts: password hashing, password policy and TOTP
 //! (RFC 6238). Pure functions; the only I/O is the system's randomness.
 
+use crate::https::percent_encode;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use hmac::{Hmac, Mac};
@@ -162,19 +163,6 @@ pub fn otpauth_uri(issuer: &str, login: &str, secret: &str) -> String {
         percent_encode(login),
         percent_encode(secret),
     )
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use super::server::Shared;
 use super::session::{Lookup, Session};
 use crate::auth::{allowed, Action, Role};
 use crate::error::Error;
-use crate::https::Peer;
+use crate::https::{percent_encode, Peer};
 
 /// A handler's outcome: a page, or a refusal already rendered.
 pub type Page = Result<Response, Response>;
@@ -47,7 +47,7 @@ impl Ctx {
             Some(s) => Ok(s),
             None => {
                 let reason = if self.expired { "expired" } else { "required" };
-                let next = urlencode(&self.path);
+                let next = percent_encode(&self.path);
                 Err(Redirect::to(&format!("/signin?reason={reason}&next={next}")).into_response())
             }
         }
@@ -244,19 +244,6 @@ pub fn role_name(role: Role, l: Lang) -> &'static str {
         Role::Controller => l.t("contrôleur", "controller"),
         Role::Admin => l.t("administrateur", "administrator"),
     }
-}
-
-/// Percent-encodes everything but unreserved characters.
-pub fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// A local path to go back to after sign-in: only paths of this console,

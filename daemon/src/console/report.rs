@@ -13,10 +13,11 @@ use sha2::{Digest, Sha256};
 
 use super::audit::{signature_failure, verifier};
 use super::i18n::Lang;
-use super::page::{now_millis, urlencode, Ctx, Page};
+use super::page::{now_millis, Ctx, Page};
 use super::server::Shared;
 use crate::archive::ArchiveService;
 use crate::auth::Action;
+use crate::https::percent_encode;
 use crate::lifecycle::Read;
 use crate::model::ArchiveEntry;
 
@@ -420,7 +421,7 @@ pub async fn show(
             dd { (entry.log_index) }
             @if let Some(at) = entry.eliminated_at {
                 dt { (l.t("Éliminée le", "Eliminated on")) }
-                dd { (l.time(at)) @if let Some(e) = &entry.elimination_id { " (" a href=(format!("/eliminations/{}", urlencode(e))) { (e) } ")" } }
+                dd { (l.time(at)) @if let Some(e) = &entry.elimination_id { " (" a href=(format!("/eliminations/{}", percent_encode(e))) { (e) } ")" } }
             }
         }
         h2 { (l.t("Contrôles", "Checks")) }
@@ -437,11 +438,11 @@ pub async fn show(
         h2 { (l.t("Point de contrôle de référence", "Reference checkpoint")) }
         pre { (history.checkpoint.text) }
         p {
-            a href=(format!("/archives/{}/seal", urlencode(&entry.archive_id))) download {
+            a href=(format!("/archives/{}/seal", percent_encode(&entry.archive_id))) download {
                 (l.t("Télécharger le scellement", "Download the seal"))
             }
             " · "
-            a href=(format!("/archives/{}", urlencode(&entry.archive_id))) {
+            a href=(format!("/archives/{}", percent_encode(&entry.archive_id))) {
                 (l.t("Retour à la fiche de l'archive", "Back to the archive"))
             }
         }

@@ -2,6 +2,7 @@
 //! and [`crate::archive::ArchiveService`]; imports go through
 //! `import_sip`.
 
+use crate::https::percent_encode;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -369,21 +370,9 @@ fn reply_path(base: &str, message: Message, o: &TransferOutcome) -> String {
     format!(
         "{base}/sedaMessages/sequence:ArchiveTransfer/message:{}/originOrganizationIdentification:{}/originMessageIdentifier:{}",
         message.as_str(),
-        encode(&o.transferring_agency),
-        encode(&o.message_identifier)
+        percent_encode(&o.transferring_agency),
+        percent_encode(&o.message_identifier)
     )
-}
-
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// Decodes a path segment as PHP's `urlencode` writes it (`%XX`, `+` for
