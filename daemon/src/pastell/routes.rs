@@ -486,6 +486,6 @@ mod tests {
         assert!(parse_message_path("sequence:ArchiveTransfer/message:Acknowledgement").is_none());
         assert_eq!(decode("a%2Fb").as_deref(), Some("a/b"));
         assert_eq!(decode("%zz"), None);
-        assert_eq!(encode("a b/é"), "a%20b%2F%C3%A9");
+        assert_eq!(percent_encode("a b/é"), "a%20b%2F%C3%A9");
     }
 }
