@@ -262,3 +262,36 @@ pub struct PasswordLogin {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub totp_secret: Option<String>,
 }
+
+/// What happened at the console's door.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignInOutcome {
+    SignedIn,
+    /// A known login, refused (wrong password or code, expired account).
+    Failed,
+    SignedOut,
+    /// The session was closed because its credential was revoked or
+    /// expired.
+    Ended,
+}
+
+/// One line of the console's sign-in journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignIn {
+    /// Milliseconds since the Unix epoch.
+    pub at: u64,
+    /// The login typed, or the certificate holder's name.
+    pub login: String,
+    /// The person as records name them, once known.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub actor: String,
+    /// `password`, `password+totp` or `certificate`.
+    pub method: String,
+    pub outcome: SignInOutcome,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    /// The client's IP address.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub address: String,
+}

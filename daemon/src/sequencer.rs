@@ -1002,6 +1002,16 @@ mod tests {
         fn put_transfer(&self, key: &str, outcome: &[u8]) -> Result<()> {
             self.inner.put_transfer(key, outcome)
         }
+        fn put_sign_in(&self, entry: &crate::model::SignIn) -> Result<u64> {
+            self.inner.put_sign_in(entry)
+        }
+        fn sign_ins(
+            &self,
+            before: Option<u64>,
+            limit: usize,
+        ) -> Result<Vec<(u64, crate::model::SignIn)>> {
+            self.inner.sign_ins(before, limit)
+        }
     }
 
     /// Every document in these tests is kept inline.

@@ -143,6 +143,18 @@ try {
   await page.waitForSelector("#fichiers-envoyes li[data-result]:nth-child(3)");
   const pkg = await page.$eval("#fichiers-envoyes li[data-result]:nth-child(3)", (li) => [li.dataset.result, li.querySelectorAll("li[data-archive]").length, li.textContent]);
   expect(pkg[0] === "sealed" && pkg[1] > 0, `SEDA package: ${pkg[2]}`);
+
+  // A folder: each file an archive, titled by its path in the folder.
+  await page.fill("#rule", "");
+  await page.fill("#years", "");
+  await page.selectOption("#final", "keep");
+  await page.setInputFiles("#dossier", config.folder);
+  await page.click("#verser");
+  await page.waitForSelector("#fichiers-envoyes > li[data-result]:nth-child(5)");
+  const folder = await page.$$eval("#fichiers-envoyes > li[data-result]", (items) =>
+    items.slice(3).map((li) => [li.dataset.result, li.textContent]));
+  expect(folder.length === 2 && folder.every(([r]) => r === "sealed"), `folder: ${JSON.stringify(folder)}`);
+  expect(folder.some(([, t]) => t.includes("annexes/plan.txt")), `folder paths: ${JSON.stringify(folder)}`);
   await shot(page, "deposit");
 
   // The checkpoint as it is now, kept for the auditor's consistency check.
@@ -239,6 +251,15 @@ try {
   const journal = await auditor.page.textContent("main");
   expect(journal.includes("Marie Dupont"), "the journal shows the archivist's reads");
   await shot(auditor.page, "journal");
+  // The sign-in journal: the archivist's wrong password and the
+  // controller's wrong code are there, with their sign-ins.
+  await auditor.page.goto(`${url}/audit/sign-ins`);
+  const signIns = await auditor.page.$$eval("#connexions tbody tr", (rows) =>
+    rows.map((r) => [r.dataset.outcome, r.textContent]));
+  const has = (who, outcome) => signIns.some(([o, t]) => o === outcome && t.includes(who));
+  expect(has("marie", "failed") && has("marie", "signed-in") && has("paul", "failed") && has("paul", "signed-in"),
+    `sign-in journal: ${JSON.stringify(signIns)}`);
+  await shot(auditor.page, "sign-ins");
   // The probative value report of the deposited archive.
   await auditor.page.goto(`${url}/archives/${result.archive_id}/report`);
   const report = await auditor.page.$$eval("[data-result]", (rows) => rows.map((r) => r.dataset.result));

@@ -1,8 +1,9 @@
 //! The web console, in Debian's Chromium driven by Playwright
 //! (`tests/browser/console.mjs`), against the real daemon: accounts made by
 //! `minutier admin account`; sign-in (password, password and TOTP);
-//! deposit of files and of a SEDA package with their seals; search; the
-//! archive's page; verification in the browser (a tampered file fails);
+//! deposit of files, of a folder and of a SEDA package with their seals;
+//! search; the archive's page; verification in the browser (a tampered
+//! file fails);
 //! an elimination proposed by an archivist, approved by a controller,
 //! executed, its certificate downloaded; an auditor's journal and
 //! consistency check, in English; refusals (wrong role, expired session,
@@ -54,7 +55,7 @@ fn curl(args: &[&str]) -> String {
         .args(["-sS", "--max-time", "20"])
         .args(args)
         .output()
-        .expect("curl is missing: scripts/setup test installs it");
+        .unwrap_or_else(|e| panic!("cannot run curl ({e}): scripts/setup test installs it"));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -100,6 +101,10 @@ fn the_console_serves_archivists_controllers_and_auditors_in_a_real_browser() {
     let tampered_path = w.join("deliberation-modifiee.pdf");
     fs::write(&tampered_path, &tampered).unwrap();
     let package = root().join("sip/tests/seda/sips/ok/OK_RATP.zip");
+    let folder = w.join("dossier-conseil");
+    fs::create_dir_all(folder.join("annexes")).unwrap();
+    fs::write(folder.join("ordre-du-jour.txt"), "1. budget\n2. voirie\n").unwrap();
+    fs::write(folder.join("annexes/plan.txt"), "plan du quartier\n").unwrap();
 
     let shots = root().join("target/browser-screenshots/console");
     let config = serde_json::json!({
@@ -113,6 +118,7 @@ fn the_console_serves_archivists_controllers_and_auditors_in_a_real_browser() {
         "draft": draft,
         "tampered": tampered_path,
         "package": package,
+        "folder": folder,
         "downloads": w.join("downloads"),
     });
     let config_path = w.join("console-test.json");
@@ -251,5 +257,156 @@ fn the_console_serves_archivists_controllers_and_auditors_in_a_real_browser() {
         after.starts_with("303") && after.contains("reason=expired"),
         "{after}"
     );
+    daemon.stop();
+}
+
+/// A curl session signed in with a password: the cookie jar and the
+/// session's CSRF token (read from the deposit page).
+fn signed_in(url: &str, jar: &Path, login: &str, password: &str) -> String {
+    let jar = jar.to_str().unwrap();
+    let form = curl(&["-k", "-c", jar, &format!("{url}/signin")]);
+    let token = between(&form, "name=\"csrf\" value=\"", "\"");
+    let page = curl(&[
+        "-k",
+        "-b",
+        jar,
+        "-c",
+        jar,
+        "-L",
+        "--data-urlencode",
+        &format!("csrf={token}"),
+        "--data-urlencode",
+        &format!("login={login}"),
+        "--data-urlencode",
+        &format!("password={password}"),
+        &format!("{url}/signin"),
+    ]);
+    assert!(page.contains("Tableau de bord"), "{page}");
+    let deposit = curl(&["-k", "-b", jar, &format!("{url}/deposit")]);
+    between(&deposit, "data-csrf=\"", "\"")
+}
+
+fn between(text: &str, start: &str, end: &str) -> String {
+    text.split(start)
+        .nth(1)
+        .and_then(|r| r.split(end).next())
+        .unwrap_or_else(|| panic!("{start:?} not found in {text}"))
+        .to_owned()
+}
+
+/// `curl` writing the status code after the body.
+fn curl_status(args: &[&str]) -> (String, String) {
+    let mut all = vec!["-k", "-w", "\n%{http_code}"];
+    all.extend_from_slice(args);
+    let out = curl(&all);
+    let (body, code) = out.rsplit_once('\n').unwrap();
+    (code.to_owned(), body.to_owned())
+}
+
+#[test]
+fn the_console_refuses_bad_input_precisely_and_stores_nothing_half_way() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let daemon = Daemon::start_with_toml(&w.join("data"), "max_document_size = 4096\n");
+    let url = daemon.console_url.clone().unwrap();
+    let marie = account(&daemon, "marie", "Marie Dupont", "archivist", &[]);
+    let jar = w.join("jar");
+    let csrf = signed_in(&url, &jar, "marie", marie["password"].as_str().unwrap());
+    let jar = jar.to_str().unwrap();
+    let token = format!("X-CSRF-Token: {csrf}");
+    let upload = |query: &str, body: &Path| {
+        curl_status(&[
+            "-b",
+            jar,
+            "-H",
+            &token,
+            "-H",
+            "Content-Type: application/octet-stream",
+            "--data-binary",
+            &format!("@{}", body.display()),
+            &format!("{url}{query}"),
+        ])
+    };
+    let small = w.join("small.txt");
+    fs::write(&small, "une délibération\n").unwrap();
+    let big = w.join("big.bin");
+    fs::write(&big, common::noise(1, 10_000)).unwrap();
+    let huge_form = w.join("form.txt");
+    fs::write(
+        &huge_form,
+        format!("csrf={csrf}&reason={}", "x".repeat(2 << 20)),
+    )
+    .unwrap();
+    let garbage = w.join("garbage.zip");
+    fs::write(&garbage, common::noise(2, 3_000)).unwrap();
+
+    let cases: Vec<(&str, (String, String), &str)> = vec![
+        (
+            "a date that is not one",
+            upload("/api/deposit?file_name=a.txt&start=31/12/2026", &small),
+            "is not a date",
+        ),
+        (
+            "no file name",
+            upload("/api/deposit?title=x", &small),
+            "description is incomplete",
+        ),
+        (
+            "a final action that does not exist",
+            upload("/api/deposit?file_name=a.txt&years=3&final=burn", &small),
+            "keep or destroy",
+        ),
+        (
+            "a document over the size limit",
+            upload("/api/deposit?file_name=big.bin", &big),
+            "size limit",
+        ),
+        (
+            "a package that is not one",
+            upload("/api/transfer?file_name=garbage.zip", &garbage),
+            "",
+        ),
+        (
+            "a search date that is not one",
+            curl_status(&["-b", jar, &format!("{url}/archives?from=hier")]),
+            "n'est pas une date",
+        ),
+        (
+            "an unknown archive",
+            curl_status(&["-b", jar, &format!("{url}/archives/..%2F..%2Fetc")]),
+            "Introuvable",
+        ),
+        (
+            "a page the archivist's role may not see",
+            curl_status(&["-b", jar, &format!("{url}/audit/journal")]),
+            "Accès refusé",
+        ),
+        (
+            "a form far too large",
+            curl_status(&[
+                "-b",
+                jar,
+                "--data-binary",
+                &format!("@{}", huge_form.display()),
+                "-H",
+                "Content-Type: application/x-www-form-urlencoded",
+                &format!("{url}/eliminations"),
+            ]),
+            "too large",
+        ),
+    ];
+    for (what, (code, body), says) in &cases {
+        assert!(
+            code.starts_with('4') || code.starts_with('5'),
+            "{what}: {code} {body}"
+        );
+        assert!(body.contains(says), "{what}: {code} {body}");
+    }
+    // Nothing was stored, and the console still serves.
+    let listed = daemon.cli_json(&["list"]).to_string();
+    assert!(!listed.contains("archive_id"), "{listed}");
+    let (code, body) = upload("/api/deposit?file_name=a.txt&title=Registre", &small);
+    assert_eq!(code, "200", "{body}");
+    assert!(body.contains("\"seal\""), "{body}");
     daemon.stop();
 }

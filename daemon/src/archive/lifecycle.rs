@@ -9,7 +9,7 @@ use super::ArchiveService;
 use crate::error::{Error, Result};
 use crate::lifecycle::{Actor, Event, Read};
 use crate::metadata::{Date, FinalAction};
-use crate::model::{ArchiveEntry, EliminationOrder};
+use crate::model::{ArchiveEntry, EliminationOrder, SignIn};
 use crate::sequencer::{Sequenced, SignedCheckpoint};
 use crate::store::{self, ListFilter, TreeReader};
 
@@ -225,5 +225,15 @@ impl ArchiveService {
     /// A fresh id for a hold or an elimination.
     pub fn new_id(&self) -> String {
         crate::model::new_archive_id(self.clock.now_millis())
+    }
+
+    /// Appends to the console's sign-in journal, durably.
+    pub fn record_sign_in(&self, entry: &SignIn) -> Result<u64> {
+        self.store.put_sign_in(entry)
+    }
+
+    /// The console's sign-in journal, newest first, below `before`.
+    pub fn sign_ins(&self, before: Option<u64>, limit: usize) -> Result<Vec<(u64, SignIn)>> {
+        self.store.sign_ins(before, limit.clamp(1, 1000))
     }
 }

@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Extension, RawQuery, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Extension, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Form;
@@ -23,6 +24,7 @@ use crate::archive::{ArchiveService, JournalFilter};
 use crate::auth::{allowed, Action};
 use crate::https::percent_encode;
 use crate::metadata::Date;
+use crate::model::SignInOutcome;
 
 const JOURNAL_PAGE: usize = 50;
 
@@ -203,6 +205,106 @@ pub async fn journal(
         }
     };
     Ok(ctx.page(l.t("Journal des accès", "Access journal"), body))
+}
+
+#[derive(Deserialize)]
+pub struct SignInsQuery {
+    before: Option<u64>,
+}
+
+/// `GET /audit/sign-ins`: the console's sign-in journal, newest first.
+pub async fn sign_ins(
+    State(shared): State<Arc<Shared>>,
+    Extension(ctx): Extension<Ctx>,
+    query: Result<Query<SignInsQuery>, QueryRejection>,
+) -> Page {
+    ctx.allow(&shared, Action::ReadJournal)?;
+    let l = ctx.lang;
+    let Ok(Query(q)) = query else {
+        return Err(ctx.error(
+            StatusCode::BAD_REQUEST,
+            l.t("Filtre invalide", "Invalid filter"),
+            l.t(
+                "Le paramètre « before » doit être un numéro de ligne.",
+                "The “before” parameter must be a line number.",
+            ),
+        ));
+    };
+    let service = shared.service.clone();
+    let lines = tokio::task::spawn_blocking(move || service.sign_ins(q.before, JOURNAL_PAGE))
+        .await
+        .map_err(|e| ctx.error(StatusCode::INTERNAL_SERVER_ERROR, "", &e.to_string()))?
+        .map_err(|e| ctx.failed(e))?;
+    let older = (lines.len() == JOURNAL_PAGE)
+        .then(|| {
+            lines
+                .last()
+                .map(|(n, _)| format!("/audit/sign-ins?before={n}"))
+        })
+        .flatten();
+    let body = html! {
+        p { (l.t(
+            "Chaque connexion à la console, chaque échec sur un identifiant existant, chaque déconnexion et chaque session close par une révocation. Les échecs sur un identifiant inconnu sont comptés parmi les refus (minutier admin status), sans être conservés ici.",
+            "Every sign-in to the console, every failure on an existing login, every sign-out and every session closed by a revocation. Failures on an unknown login are counted among refusals (minutier admin status), not kept here."
+        )) }
+        @if lines.is_empty() {
+            p { (l.t("Aucune connexion enregistrée.", "No sign-in recorded.")) }
+        } @else {
+            table #connexions {
+                caption { (l.t("Connexions, les plus récentes d'abord", "Sign-ins, newest first")) }
+                thead { tr {
+                    th scope="col" { (l.t("Date", "Time")) }
+                    th scope="col" { (l.t("Identifiant", "Login")) }
+                    th scope="col" { (l.t("Personne", "Person")) }
+                    th scope="col" { (l.t("Moyen", "Method")) }
+                    th scope="col" { (l.t("Issue", "Outcome")) }
+                    th scope="col" { (l.t("Adresse", "Address")) }
+                } }
+                tbody { @for (_, e) in &lines { tr data-outcome=(outcome_code(e.outcome)) {
+                    td { (l.time(e.at)) }
+                    td { code { (e.login) } }
+                    td { (e.actor) }
+                    td { (method_words(&e.method, l)) }
+                    td {
+                        (outcome_words(e.outcome, l))
+                        @if !e.reason.is_empty() { " (" (e.reason) ")" }
+                    }
+                    td { code { (e.address) } }
+                } } }
+            }
+        }
+        @if let Some(url) = &older {
+            p.pager { a href=(url) rel="next" { (l.t("Connexions plus anciennes", "Older sign-ins")) } }
+        }
+    };
+    Ok(ctx.page(l.t("Journal des connexions", "Sign-in journal"), body))
+}
+
+fn outcome_code(o: SignInOutcome) -> &'static str {
+    match o {
+        SignInOutcome::SignedIn => "signed-in",
+        SignInOutcome::Failed => "failed",
+        SignInOutcome::SignedOut => "signed-out",
+        SignInOutcome::Ended => "ended",
+    }
+}
+
+fn outcome_words(o: SignInOutcome, l: Lang) -> &'static str {
+    match o {
+        SignInOutcome::SignedIn => l.t("connexion", "signed in"),
+        SignInOutcome::Failed => l.t("échec", "failed"),
+        SignInOutcome::SignedOut => l.t("déconnexion", "signed out"),
+        SignInOutcome::Ended => l.t("session close", "session ended"),
+    }
+}
+
+fn method_words(method: &str, l: Lang) -> &str {
+    match method {
+        "password" => l.t("mot de passe", "password"),
+        "password+totp" => l.t("mot de passe et code", "password and code"),
+        "certificate" => l.t("certificat", "certificate"),
+        other => other,
+    }
 }
 
 fn read_kind(kind: RecordKind, l: Lang) -> &'static str {

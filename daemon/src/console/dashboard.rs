@@ -12,7 +12,7 @@ use super::page::{now_millis, Ctx, Page};
 use super::server::Shared;
 use super::session::Method;
 use crate::archive::ArchiveService;
-use crate::auth::{allowed, Action};
+use crate::auth::{allowed, Action, Role};
 use crate::store::ListFilter;
 
 /// Archives and bytes held, counted by a scan of the index at most once a
@@ -73,7 +73,9 @@ pub async fn show(State(shared): State<Arc<Shared>>, Extension(ctx): Extension<C
     let role = session.identity.role;
     let service = &shared.service;
     let now = now_millis();
-    let stats = if allowed(role, Action::List) {
+    // Counts cover every agency: not for a document system, which sees its
+    // own agency's archives only.
+    let stats = if allowed(role, Action::List) && role != Role::Dms {
         shared.stats.get(service).await
     } else {
         None

@@ -227,6 +227,7 @@ fn menu(role: Role, l: Lang) -> Vec<(&'static str, &'static str)> {
     }
     if allowed(role, Action::ReadJournal) {
         items.push(("/audit/journal", l.t("Journal des accès", "Access journal")));
+        items.push(("/audit/sign-ins", l.t("Connexions", "Sign-ins")));
     }
     items.push((
         "/audit/checkpoints",

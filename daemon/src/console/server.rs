@@ -132,6 +132,7 @@ fn router(shared: Arc<Shared>) -> Router {
             get(eliminations::certificate),
         )
         .route("/audit/journal", get(audit::journal))
+        .route("/audit/sign-ins", get(audit::sign_ins))
         .route("/audit/checkpoints", get(audit::checkpoints))
         .route("/audit/checkpoint", get(audit::checkpoint_file))
         .route("/audit/consistency", post(audit::consistency))
@@ -197,6 +198,16 @@ async fn handle(
             Err(why) => {
                 tracing::info!(who = %s.identity.actor(), why, "console: session closed");
                 shared.sessions.close_all_of(&s.identity.serial);
+                super::signin::journal(
+                    &shared,
+                    &peer,
+                    &s.identity.name,
+                    &s.identity.actor(),
+                    s.method.as_str(),
+                    crate::model::SignInOutcome::Ended,
+                    why,
+                )
+                .await;
                 Err(super::session::Lookup::Expired)
             }
         },

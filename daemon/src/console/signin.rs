@@ -18,9 +18,39 @@ use super::page::{safe_next, see_other, Ctx};
 use super::server::Shared;
 use super::session::{self, Method, COOKIE, SIGN_IN_COOKIE};
 use crate::auth::{Action, Identity};
+use crate::model::{SignIn, SignInOutcome};
 
 /// How failed console sign-ins are counted among refusals.
 const ROLE: &str = "console";
+
+/// Writes a line of the sign-in journal (auditors read it at
+/// `/audit/sign-ins`). A journal that cannot be written is logged, and the
+/// sign-in goes on: the refusal counters and the daemon's log still hold it.
+pub async fn journal(
+    shared: &Shared,
+    peer: &crate::https::Peer,
+    login: &str,
+    actor: &str,
+    method: &str,
+    outcome: SignInOutcome,
+    reason: &str,
+) {
+    let entry = SignIn {
+        at: super::page::now_millis(),
+        login: login.to_owned(),
+        actor: actor.to_owned(),
+        method: method.to_owned(),
+        outcome,
+        reason: reason.to_owned(),
+        address: peer.addr.map(|a| a.ip().to_string()).unwrap_or_default(),
+    };
+    let service = shared.service.clone();
+    match tokio::task::spawn_blocking(move || service.record_sign_in(&entry)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "console: the sign-in journal cannot be written"),
+        Err(e) => tracing::error!(error = %e, "console: the sign-in journal cannot be written"),
+    }
+}
 
 #[derive(Deserialize)]
 pub struct FormQuery {
@@ -179,6 +209,10 @@ pub async fn password(
         Some(_) => Err("wrong password"),
         None => Err("unknown login"),
     };
+    // Failures on an unknown login are counted, not journaled: anyone can
+    // type one, and the journal must not grow at a stranger's pace. A
+    // known login is throttled, which bounds its lines.
+    let known = outcome.is_err() && shared.auth.account(&login).is_some();
     match outcome {
         Ok((credential, method)) => {
             shared.sessions.clear_failures(&login);
@@ -188,10 +222,32 @@ pub async fn password(
                 agency: credential.agency.clone(),
                 serial: credential.serial.clone(),
             };
+            journal(
+                &shared,
+                &ctx.peer,
+                &login,
+                &identity.actor(),
+                method.as_str(),
+                SignInOutcome::SignedIn,
+                "",
+            )
+            .await;
             signed_in(&shared, identity, method, &next)
         }
         Err(reason) => {
             shared.sessions.note_failure(&login);
+            if known {
+                journal(
+                    &shared,
+                    &ctx.peer,
+                    &login,
+                    "",
+                    "password",
+                    SignInOutcome::Failed,
+                    reason,
+                )
+                .await;
+            }
             shared.auth.note_refusal(
                 &login,
                 ROLE,
@@ -247,12 +303,24 @@ pub async fn certificate(
         .auth
         .authorize(certs.as_deref().map(|c| c.as_slice()), Action::WhoAmI)
     {
-        Ok(identity) => signed_in(
-            &shared,
-            identity,
-            Method::Certificate,
-            &safe_next(Some(&f.next)),
-        ),
+        Ok(identity) => {
+            journal(
+                &shared,
+                &ctx.peer,
+                &identity.name,
+                &identity.actor(),
+                "certificate",
+                SignInOutcome::SignedIn,
+                "",
+            )
+            .await;
+            signed_in(
+                &shared,
+                identity,
+                Method::Certificate,
+                &safe_next(Some(&f.next)),
+            )
+        }
         Err(status) => {
             let l = ctx.lang;
             render(
@@ -277,6 +345,7 @@ pub async fn certificate(
 /// `POST /signout`.
 pub async fn sign_out(
     State(shared): State<Arc<Shared>>,
+    Extension(ctx): Extension<Ctx>,
     headers: axum::http::HeaderMap,
 ) -> Response {
     let token = headers
@@ -289,6 +358,16 @@ pub async fn sign_out(
         .map(|(_, v)| v.to_owned());
     if let Some(session) = token.and_then(|t| shared.sessions.close(&t)) {
         tracing::info!(who = %session.identity.actor(), "console: signed out");
+        journal(
+            &shared,
+            &ctx.peer,
+            &session.identity.name,
+            &session.identity.actor(),
+            session.method.as_str(),
+            SignInOutcome::SignedOut,
+            "",
+        )
+        .await;
     }
     let mut response = see_other("/signin?reason=signed-out");
     set_cookie(

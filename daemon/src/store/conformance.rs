@@ -3,7 +3,9 @@
 use minutier_seal::hash;
 
 use super::*;
-use crate::model::{BlobLocation, Credential, EliminationState, Metadata, Role, Step};
+use crate::model::{
+    BlobLocation, Credential, EliminationState, Metadata, Role, SignIn, SignInOutcome, Step,
+};
 
 fn entry(id: &str, agency: &str, title: &str, index: u64) -> ArchiveEntry {
     ArchiveEntry {
@@ -211,6 +213,37 @@ fn conformance(store: &dyn Store) {
         .put_credentials(std::slice::from_ref(&credential))
         .unwrap();
     assert_eq!(store.credentials().unwrap(), vec![credential]);
+
+    let sign_in = |at: u64, outcome: SignInOutcome| SignIn {
+        at,
+        login: "marie".into(),
+        actor: String::new(),
+        method: "password".into(),
+        outcome,
+        reason: String::new(),
+        address: "192.0.2.7".into(),
+    };
+    assert!(store.sign_ins(None, 10).unwrap().is_empty());
+    let numbers: Vec<u64> = [
+        sign_in(1, SignInOutcome::Failed),
+        sign_in(2, SignInOutcome::SignedIn),
+        sign_in(3, SignInOutcome::SignedOut),
+    ]
+    .iter()
+    .map(|e| store.put_sign_in(e).unwrap())
+    .collect();
+    assert!(numbers.windows(2).all(|w| w[0] < w[1]));
+    let newest_first: Vec<u64> = store
+        .sign_ins(None, 10)
+        .unwrap()
+        .iter()
+        .map(|(_, e)| e.at)
+        .collect();
+    assert_eq!(newest_first, [3, 2, 1]);
+    let page = store.sign_ins(Some(numbers[2]), 1).unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0], (numbers[1], sign_in(2, SignInOutcome::SignedIn)));
+    assert!(store.sign_ins(Some(numbers[0]), 10).unwrap().is_empty());
 }
 
 #[test]
@@ -233,6 +266,12 @@ fn rocks_store_conforms_and_persists() {
         reopened.archive("a").unwrap().unwrap().metadata.title,
         "Budget 2024"
     );
+    // The sign-in journal goes on where it stopped.
+    let last = reopened.sign_ins(None, 1).unwrap()[0].0;
+    let next = reopened
+        .put_sign_in(&reopened.sign_ins(None, 1).unwrap()[0].1)
+        .unwrap();
+    assert_eq!(next, last + 1);
 }
 
 #[test]

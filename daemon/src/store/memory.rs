@@ -8,7 +8,7 @@ use minutier_seal::Hash;
 
 use super::{CommitBatch, ListFilter, LogState, Store};
 use crate::error::Result;
-use crate::model::{ArchiveEntry, Credential, EliminationOrder};
+use crate::model::{ArchiveEntry, Credential, EliminationOrder, SignIn};
 
 #[derive(Default)]
 struct Inner {
@@ -26,6 +26,7 @@ struct Inner {
     eliminations: BTreeMap<String, EliminationOrder>,
     holders: BTreeSet<(Hash, String)>,
     replica_states: BTreeMap<Vec<u8>, Vec<u8>>,
+    sign_ins: Vec<SignIn>,
 }
 
 /// A store that forgets everything when dropped.
@@ -240,6 +241,24 @@ impl Store for MemoryStore {
         let mut inner = self.0.write().unwrap();
         inner.transfers.insert(key.to_owned(), outcome.to_vec());
         Ok(())
+    }
+
+    fn put_sign_in(&self, entry: &SignIn) -> Result<u64> {
+        let mut inner = self.0.write().unwrap();
+        inner.sign_ins.push(entry.clone());
+        Ok(inner.sign_ins.len() as u64 - 1)
+    }
+
+    fn sign_ins(&self, before: Option<u64>, limit: usize) -> Result<Vec<(u64, SignIn)>> {
+        let inner = self.0.read().unwrap();
+        let end = before.map_or(inner.sign_ins.len(), |b| {
+            (b as usize).min(inner.sign_ins.len())
+        });
+        Ok((0..end)
+            .rev()
+            .take(limit)
+            .map(|i| (i as u64, inner.sign_ins[i].clone()))
+            .collect())
     }
 
     fn put_credentials(&self, credentials: &[Credential]) -> Result<()> {

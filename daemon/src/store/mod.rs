@@ -19,7 +19,7 @@ pub use rocks::RocksStore;
 
 use crate::error::{Error, Result};
 use crate::metadata::{Date, FinalAction};
-use crate::model::{ArchiveEntry, Credential, EliminationOrder};
+use crate::model::{ArchiveEntry, Credential, EliminationOrder, SignIn};
 
 /// A new log record and what the index files it under.
 #[derive(Debug, Clone)]
@@ -195,6 +195,12 @@ pub trait Store: Send + Sync + 'static {
     fn transfer(&self, key: &str) -> Result<Option<Vec<u8>>>;
     /// Records or replaces a transfer's outcome, durably.
     fn put_transfer(&self, key: &str, outcome: &[u8]) -> Result<()>;
+    /// Appends a line to the console's sign-in journal, durably; returns
+    /// its number (increasing).
+    fn put_sign_in(&self, entry: &SignIn) -> Result<u64>;
+    /// The sign-in journal, newest first: lines numbered below `before`
+    /// (all when `None`), at most `limit`.
+    fn sign_ins(&self, before: Option<u64>, limit: usize) -> Result<Vec<(u64, SignIn)>>;
 }
 
 /// Reads the tree through a store, for proof generation.
