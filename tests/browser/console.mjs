@@ -155,6 +155,19 @@ try {
     items.slice(3).map((li) => [li.dataset.result, li.textContent]));
   expect(folder.length === 2 && folder.every(([r]) => r === "sealed"), `folder: ${JSON.stringify(folder)}`);
   expect(folder.some(([, t]) => t.includes("annexes/plan.txt")), `folder paths: ${JSON.stringify(folder)}`);
+
+  // A file dropped on the zone is sent at once.
+  await page.evaluate(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(["procès-verbal de la séance\n"], "proces-verbal.txt", { type: "text/plain" }));
+    const zone = document.getElementById("depot-zone");
+    for (const type of ["dragover", "drop"]) {
+      zone.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }
+  });
+  await page.waitForSelector("#fichiers-envoyes > li[data-result]:nth-child(6)");
+  const dropped = await page.$eval("#fichiers-envoyes > li[data-result]:nth-child(6)", (li) => [li.dataset.result, li.textContent]);
+  expect(dropped[0] === "sealed" && dropped[1].includes("proces-verbal.txt"), `dropped: ${dropped[1]}`);
   await shot(page, "deposit");
 
   // The checkpoint as it is now, kept for the auditor's consistency check.
