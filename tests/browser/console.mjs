@@ -4,7 +4,7 @@
 // serious or critical violation. Prints one JSON line with what it found.
 //
 // Usage: node tests/browser/console.mjs CONFIG.json
-import { readFileSync, mkdirSync } from "node:fs";
+import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { createHmac } from "node:crypto";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -278,8 +278,12 @@ try {
   const report = await auditor.page.$$eval("[data-result]", (rows) => rows.map((r) => r.dataset.result));
   expect(report.includes("pass") && !report.includes("fail"), `report: ${JSON.stringify(report)}`);
   await shot(auditor.page, "report");
+  // The checkpoint kept earlier, chosen as a file from the auditor's disk.
+  const kept = join(downloads, "checkpoint-kept.txt");
+  writeFileSync(kept, oldCheckpoint);
   await auditor.page.goto(`${url}/audit/checkpoints`);
-  await auditor.page.fill("#checkpoint", oldCheckpoint);
+  await auditor.page.setInputFiles("#checkpoint-file", kept);
+  await auditor.page.waitForFunction(() => document.getElementById("checkpoint").value.length > 0);
   await Promise.all([auditor.page.waitForNavigation(), auditor.page.click("form[action='/audit/consistency'] button[type=submit]")]);
   const verdict = await auditor.page.getAttribute("#verdict-coherence", "data-result");
   expect(verdict === "pass", `consistency: ${verdict} ${await auditor.page.textContent("main")}`);

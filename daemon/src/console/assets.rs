@@ -23,6 +23,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../../web/deposit.mjs"),
     ),
     (
+        "checkpoint.mjs",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../web/checkpoint.mjs"),
+    ),
+    (
         "verifier.mjs",
         "text/javascript; charset=utf-8",
         include_str!("../../../web/verifier.mjs"),

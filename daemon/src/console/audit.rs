@@ -148,7 +148,9 @@ pub async fn journal(
         after_index: after,
         page_size: JOURNAL_PAGE,
     };
-    let (entries, next) = shared.service.journal(&filter).map_err(|e| ctx.failed(e))?;
+    // Up to a hundred thousand records read: off the async workers' backs.
+    let (entries, next) = tokio::task::block_in_place(|| shared.service.journal(&filter))
+        .map_err(|e| ctx.failed(e))?;
     let next_url = next.map(|n| {
         format!(
             "/audit/journal?archive={}&actor={}&since={}&after={n}",
@@ -357,13 +359,18 @@ pub async fn checkpoints(
                     label for="checkpoint" { (l.t("Point de contrôle précédemment obtenu", "Checkpoint obtained earlier")) }
                     textarea id="checkpoint" name="checkpoint" required rows="8" aria-describedby="checkpoint-hint" {}
                     p.hint id="checkpoint-hint" { (l.t(
-                        "Collez le texte complet, signature comprise ; le contenu d'un fichier .checkpoint ou checkpoint-….txt enregistré peut être collé tel quel.",
-                        "Paste the whole text, signature included; the content of a saved .checkpoint or checkpoint-….txt file can be pasted as is."
+                        "Collez le texte complet, signature comprise, ou choisissez le fichier enregistré ci-dessous.",
+                        "Paste the whole text, signature included, or choose the saved file below."
                     )) }
+                }
+                div.field {
+                    label for="checkpoint-file" { (l.t("Fichier du point de contrôle", "Checkpoint file")) }
+                    input type="file" id="checkpoint-file" accept=".txt,.checkpoint,text/plain";
                 }
                 button type="submit" { (l.t("Vérifier la cohérence", "Check consistency")) }
             }
         }
+        script type="module" src="/assets/checkpoint.mjs" {}
     };
     Ok(ctx.page(l.t("Points de contrôle", "Checkpoints"), body))
 }
