@@ -5,8 +5,9 @@
 //! the gRPC API, every action going through [`crate::archive::ArchiveService`].
 //!
 //! Pages are rendered on the server (maud escapes every value); the only
-//! scripts are the deposit's uploads and the seal verifier, which runs
-//! `seal/` compiled to WebAssembly in the auditor's browser.
+//! scripts are the deposit's uploads, the reading of a checkpoint file, and
+//! the seal verifier, which runs `seal/` compiled to WebAssembly in the
+//! auditor's browser.
 
 // Handlers return `Result<Response, Response>`: a refusal is a page
 // rendered on the spot, on the cold path, and axum takes it as it is.
