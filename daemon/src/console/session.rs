@@ -164,9 +164,17 @@ impl Sessions {
 
     pub fn note_failure(&self, login: &str) {
         let mut failures = self.failures.lock().unwrap();
-        if failures.len() > MAX_SESSIONS {
+        if failures.len() >= MAX_SESSIONS && !failures.contains_key(login) {
             let now = Instant::now();
             failures.retain(|_, l| l.iter().any(|t| now.duration_since(*t) < FAILURE_WINDOW));
+            // Still full (a flood of made-up logins): forget one. Each
+            // attempt costs an argon2id verification, which bounds how
+            // fast anyone can push a real login's count out.
+            if failures.len() >= MAX_SESSIONS {
+                if let Some(any) = failures.keys().next().cloned() {
+                    failures.remove(&any);
+                }
+            }
         }
         failures
             .entry(login.to_owned())

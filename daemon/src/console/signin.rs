@@ -163,7 +163,9 @@ pub async fn password(
 ) -> Response {
     let l = ctx.lang;
     let next = safe_next(Some(&f.next));
-    let login = f.login.trim().to_owned();
+    // Logins are at most 64 characters; a longer one is no one's, and is
+    // not kept whole in the failure counts.
+    let login: String = f.login.trim().chars().take(65).collect();
     if !shared.sessions.may_try(&login) {
         shared.auth.note_refusal(
             &login,
