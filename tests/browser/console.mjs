@@ -202,6 +202,18 @@ try {
   await doc.saveAs(docPath);
   expect(readFileSync(docPath).equals(readFileSync(config.document)), "the downloaded document is the deposited one");
 
+  // A legal hold, placed then lifted: both are in the archive's chain.
+  await page.goto(`${url}/archives/${result.archive_id}`);
+  await page.fill("#hold-reason", "Contentieux en cours devant le tribunal administratif");
+  await Promise.all([page.waitForNavigation(), page.click("form[action$='/holds'] button[type=submit]")]);
+  const held = await page.$$eval("#gels tr[data-hold]", (rows) => rows.map((r) => r.textContent));
+  expect(held.length === 1 && held[0].includes("en vigueur"), `hold placed: ${JSON.stringify(held)}`);
+  await shot(page, "hold");
+  await Promise.all([page.waitForNavigation(), page.click("form[action$='/lift'] button[type=submit]")]);
+  const chain = await page.textContent("#historique");
+  expect(chain.includes("gel posé") && chain.includes("gel levé"), `hold in the chain: ${chain}`);
+  expect(!(await page.$("form[action$='/lift']")), "no hold left to lift");
+
   // Verification in the browser: the sealed file holds, a tampered one fails.
   await page.goto(`${url}/verify`);
   async function verify(file, name) {

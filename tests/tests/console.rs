@@ -2,7 +2,8 @@
 //! (`tests/browser/console.mjs`), against the real daemon: accounts made by
 //! `minutier admin account`; sign-in (password, password and TOTP);
 //! deposit of files, of a folder and of a SEDA package with their seals;
-//! search; the archive's page; verification in the browser (a tampered
+//! search; the archive's page and a legal hold placed and lifted;
+//! verification in the browser (a tampered
 //! file fails);
 //! an elimination proposed by an archivist, approved by a controller,
 //! executed, its certificate downloaded; an auditor's journal and

@@ -339,14 +339,9 @@ pub async fn show(
                     @if let Some(s) = &a.start_date { " " (l.t("à compter du", "from")) " " (l.date(s)) }
                 }
             } }
-            dt { (l.t("Gels", "Holds")) }
-            dd { @if m.rules.holds.is_empty() { (l.t("aucun", "none")) } @else {
-                ul { @for h in &m.rules.holds { li {
-                    (h.hold_id) " — " (h.reason)
-                    @if m.rules.holds_in_force(today).any(|x| x.hold_id == h.hold_id) { " (" (l.t("en vigueur", "in force")) ")" }
-                } } }
-            } }
         }
+        h2 { (l.t("Gels", "Holds")) }
+        (super::holds::section(l, session, &entry, today))
         @if let Some(r) = &replication {
             h2 { (l.t("Réplication", "Replication")) }
             p #replication {

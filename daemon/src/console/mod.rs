@@ -20,6 +20,7 @@ mod config;
 mod dashboard;
 mod deposit;
 mod eliminations;
+mod holds;
 mod i18n;
 pub mod login;
 mod page;

@@ -21,7 +21,7 @@ use super::config::ConsoleConfig;
 use super::i18n::{negotiate, Lang};
 use super::page::Ctx;
 use super::session::{same_secret, Sessions, COOKIE, SIGN_IN_COOKIE};
-use super::{archives, assets, audit, dashboard, deposit, eliminations, report, signin};
+use super::{archives, assets, audit, dashboard, deposit, eliminations, holds, report, signin};
 use crate::archive::ArchiveService;
 use crate::auth::{Action, Authenticator};
 use crate::https::Peer;
@@ -117,6 +117,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/archives/{id}/content", get(archives::content))
         .route("/archives/{id}/seal", get(archives::seal))
         .route("/archives/{id}/report", get(report::show))
+        .route("/archives/{id}/holds", post(holds::place))
+        .route("/archives/{id}/holds/{hold}/lift", post(holds::lift))
         .route("/deposit", get(deposit::form))
         .route("/api/deposit", post(deposit::document))
         .route("/api/transfer", post(deposit::transfer))
