@@ -24,6 +24,11 @@ use tokio_stream::StreamExt as _;
 const MAX_CONNECTIONS: usize = 256;
 /// A client must send its request headers within this time.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Most bytes read and dropped after a refusal, so that the client, still
+/// sending, reads the answer...
+pub const MAX_DRAIN: u64 = 64 << 20;
+/// ...for at most this long; then the connection is closed.
+pub const DRAIN_TIME: Duration = Duration::from_secs(10);
 
 /// What the TLS layer knows of a connection, handed to each of its
 /// requests.
@@ -114,4 +119,20 @@ pub fn percent_encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// Reads what the client still sends of a refused request, within bounds,
+/// so that it reads the answer instead of a broken connection.
+pub async fn drain(body: axum::body::Body) {
+    let mut stream = body.into_data_stream();
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        let mut left = MAX_DRAIN;
+        while let Some(Ok(bytes)) = stream.next().await {
+            left = left.saturating_sub(bytes.len() as u64);
+            if left == 0 {
+                return;
+            }
+        }
+    })
+    .await;
 }

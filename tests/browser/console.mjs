@@ -214,6 +214,26 @@ try {
   expect(chain.includes("gel posé") && chain.includes("gel levé"), `hold in the chain: ${chain}`);
   expect(!(await page.$("form[action$='/lift']")), "no hold left to lift");
 
+  // Corrections: the description, then the rules; a definitive archive's
+  // final action cannot change afterwards.
+  await Promise.all([page.waitForNavigation(), page.click(`a[href='/archives/${result.archive_id}/edit']`)]);
+  await page.fill("#description", "Séance du 2 novembre 2026, budget et voirie");
+  await Promise.all([page.waitForNavigation(), page.click("form[action$='/metadata'] button[type=submit]")]);
+  expect((await page.textContent("main")).includes("Séance du 2 novembre 2026"), "the description is corrected");
+  await page.goto(`${url}/archives/${result.archive_id}/edit`);
+  await page.fill("#rule", "APP-DELIBERATIONS");
+  await page.fill("#years", "50");
+  await page.selectOption("#final", "keep");
+  await Promise.all([page.waitForNavigation(), page.click("form[action$='/rules'] button[type=submit]")]);
+  const corrected = await page.textContent("#historique");
+  expect(corrected.includes("correction de la description") && corrected.includes("changement des règles"), `corrections in the chain: ${corrected}`);
+  await page.goto(`${url}/archives/${result.archive_id}/edit`);
+  await page.selectOption("#final", "destroy");
+  await shot(page, "correction");
+  const [refusal] = await Promise.all([page.waitForNavigation(), page.click("form[action$='/rules'] button[type=submit]")]);
+  expect(refusal.status() === 409 && (await page.textContent("main")).includes("never be changed"),
+    `a definitive archive's final action: ${refusal.status()} ${await page.textContent("main")}`);
+
   // Verification in the browser: the sealed file holds, a tampered one fails.
   await page.goto(`${url}/verify`);
   async function verify(file, name) {

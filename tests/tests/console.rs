@@ -2,7 +2,9 @@
 //! (`tests/browser/console.mjs`), against the real daemon: accounts made by
 //! `minutier admin account`; sign-in (password, password and TOTP);
 //! deposit of files, of a folder and of a SEDA package with their seals;
-//! search; the archive's page and a legal hold placed and lifted;
+//! search; the archive's page, a legal hold placed and lifted, corrections
+//! of the description and rules (a definitive archive's final action
+//! refused);
 //! verification in the browser (a tampered
 //! file fails);
 //! an elimination proposed by an archivist, approved by a controller,

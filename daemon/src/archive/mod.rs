@@ -345,6 +345,11 @@ impl ArchiveService {
         (tx, handle)
     }
 
+    /// The largest document accepted, in bytes.
+    pub fn max_document_size(&self) -> u64 {
+        self.limits.max_document_size
+    }
+
     /// An archive's index entry, or NOT_FOUND.
     pub fn archive(&self, archive_id: &str) -> Result<ArchiveEntry> {
         self.store

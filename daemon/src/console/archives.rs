@@ -296,6 +296,9 @@ pub async fn show(
             @if allowed(role, Action::ReadHistory) {
                 " · " a href=(format!("/archives/{id}/report")) { (l.t("Rapport de valeur probante", "Probative value report")) }
             }
+            @if !entry.is_eliminated() && allowed(role, Action::CorrectMetadata) {
+                " · " a href=(format!("/archives/{id}/edit")) { (l.t("Corriger la description ou les règles", "Correct the description or the rules")) }
+            }
         }
         @if entry.is_eliminated() {
             p.bad role="status" { (l.t("Cette archive a été éliminée ; sa notice et son historique demeurent.", "This archive was eliminated; its record and history remain.")) }

@@ -19,12 +19,14 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio_stream::StreamExt as _;
 
+use super::fields::{Description, Rules};
 use super::page::{Ctx, Page};
 use super::server::Shared;
 use crate::archive::{NewDocument, SipSource};
 use crate::auth::{Action, Role};
 use crate::error::Error;
-use crate::metadata::{AccessRule, AppraisalRule, FinalAction, ManagementRules, Metadata};
+use crate::https::drain;
+use crate::metadata::Metadata;
 
 /// `GET /deposit`.
 pub async fn form(State(shared): State<Arc<Shared>>, Extension(ctx): Extension<Ctx>) -> Page {
@@ -159,93 +161,24 @@ fn uploader(shared: &Shared, ctx: &Ctx) -> Result<crate::auth::Identity, Respons
 pub struct DocumentQuery {
     file_name: String,
     #[serde(default)]
-    title: String,
-    #[serde(default)]
-    agency: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    keywords: String,
-    #[serde(default)]
-    start: String,
-    #[serde(default)]
-    end: String,
-    #[serde(default)]
-    rule: String,
-    #[serde(default)]
-    years: String,
-    #[serde(default, rename = "final")]
-    final_action: String,
-    #[serde(default)]
-    access_years: String,
-    #[serde(default)]
     media_type: String,
+    #[serde(flatten)]
+    description: Description,
+    #[serde(flatten)]
+    rules: Rules,
 }
 
 impl DocumentQuery {
     fn metadata(self) -> Result<Metadata, String> {
-        let date = |field: &str, v: &str| -> Result<Option<crate::metadata::Date>, String> {
-            let v = v.trim();
-            if v.is_empty() {
-                return Ok(None);
-            }
-            v.parse()
-                .map(Some)
-                .map_err(|_| format!("{field} {v:?} is not a date (YYYY-MM-DD)"))
-        };
-        let years = |field: &str, v: &str| -> Result<Option<u32>, String> {
-            let v = v.trim();
-            if v.is_empty() {
-                return Ok(None);
-            }
-            v.parse()
-                .map(Some)
-                .map_err(|_| format!("{field} {v:?} is not a whole number of years"))
-        };
-        let final_action = match self.final_action.as_str() {
-            "" | "keep" => FinalAction::Keep,
-            "destroy" => FinalAction::Destroy,
-            other => return Err(format!("final {other:?}: keep or destroy")),
-        };
-        let duration = years("years", &self.years)?;
-        let appraisal =
-            (duration.is_some() || !self.rule.trim().is_empty()).then(|| AppraisalRule {
-                rule_id: self.rule.trim().to_owned(),
-                duration_years: duration,
-                start_date: None,
-                final_action,
-            });
-        let access = years("access_years", &self.access_years)?.map(|delay| AccessRule {
-            rule_id: String::new(),
-            delay_years: Some(delay),
-            start_date: None,
-        });
-        let title = match self.title.trim() {
-            "" => self.file_name.clone(),
-            t => t.to_owned(),
-        };
-        Ok(Metadata {
-            title,
-            originating_agency: self.agency.trim().to_owned(),
-            description: self.description.trim().to_owned(),
-            start_date: date("start", &self.start)?,
-            end_date: date("end", &self.end)?,
-            keywords: self
-                .keywords
-                .split(',')
-                .map(str::trim)
-                .filter(|k| !k.is_empty())
-                .map(str::to_owned)
-                .collect(),
+        let mut metadata = Metadata {
+            title: self.file_name.clone(),
             file_name: self.file_name,
             media_type: self.media_type,
-            rules: ManagementRules {
-                appraisal,
-                access,
-                holds: Vec::new(),
-            },
+            rules: self.rules.to_rules(Vec::new())?,
             ..Metadata::default()
-        })
+        };
+        self.description.apply(&mut metadata)?;
+        Ok(metadata)
     }
 }
 
@@ -256,6 +189,50 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// Everything checked before the first byte is read: who, the
+/// description, the agency, the announced size.
+fn admit_document(
+    shared: &Shared,
+    ctx: &Ctx,
+    query: Result<Query<DocumentQuery>, axum::extract::rejection::QueryRejection>,
+    headers: &HeaderMap,
+) -> Result<(crate::auth::Identity, Metadata, u64), Response> {
+    let who = uploader(shared, ctx)?;
+    let Query(query) = query.map_err(|e| {
+        refuse(
+            StatusCode::BAD_REQUEST,
+            &format!("the description is incomplete: {e}"),
+        )
+    })?;
+    let mut metadata = query
+        .metadata()
+        .map_err(|e| refuse(StatusCode::BAD_REQUEST, &e))?;
+    if who.role == Role::Dms && metadata.originating_agency.is_empty() {
+        metadata.originating_agency = who.agency.clone().unwrap_or_default();
+    }
+    shared
+        .auth
+        .check_agency(&who, Action::Ingest, &metadata.originating_agency)
+        .map_err(|s| refuse(StatusCode::FORBIDDEN, s.message()))?;
+    let declared_size = content_length(headers).ok_or_else(|| {
+        refuse(
+            StatusCode::LENGTH_REQUIRED,
+            "send the document with its Content-Length",
+        )
+    })?;
+    let limit = shared.service.max_document_size();
+    if declared_size > limit {
+        return Err(refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!(
+                "the document is {declared_size} bytes, over the size limit of {limit}; \
+                 ask the administrator to raise max_document_size"
+            ),
+        ));
+    }
+    Ok((who, metadata, declared_size))
+}
+
 /// `POST /api/deposit?file_name=…&title=…`: one document.
 pub async fn document(
     State(shared): State<Arc<Shared>>,
@@ -264,37 +241,13 @@ pub async fn document(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let who = match uploader(&shared, &ctx) {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    let Query(query) = match query {
-        Ok(q) => q,
-        Err(e) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                &format!("the description is incomplete: {e}"),
-            )
+    let (who, metadata, declared_size) = match admit_document(&shared, &ctx, query, &headers) {
+        Ok(admitted) => admitted,
+        Err(refusal) => {
+            // The client is still sending: read it, so it reads the answer.
+            drain(body).await;
+            return refusal;
         }
-    };
-    let mut metadata = match query.metadata() {
-        Ok(m) => m,
-        Err(e) => return refuse(StatusCode::BAD_REQUEST, &e),
-    };
-    if who.role == Role::Dms && metadata.originating_agency.is_empty() {
-        metadata.originating_agency = who.agency.clone().unwrap_or_default();
-    }
-    if let Err(s) = shared
-        .auth
-        .check_agency(&who, Action::Ingest, &metadata.originating_agency)
-    {
-        return refuse(StatusCode::FORBIDDEN, s.message());
-    }
-    let Some(declared_size) = content_length(&headers) else {
-        return refuse(
-            StatusCode::LENGTH_REQUIRED,
-            "send the document with its Content-Length",
-        );
     };
     let mut received = 0u64;
     let chunks = body.into_data_stream().map(move |chunk| match chunk {
@@ -340,6 +293,44 @@ pub struct TransferQuery {
     file_name: String,
 }
 
+/// Everything checked before the package's first byte is read.
+fn admit_package(
+    shared: &Shared,
+    ctx: &Ctx,
+    query: &TransferQuery,
+    headers: &HeaderMap,
+) -> Result<(crate::auth::Identity, tempfile::NamedTempFile, u64), Response> {
+    let who = uploader(shared, ctx)?;
+    let size = content_length(headers).ok_or_else(|| {
+        refuse(
+            StatusCode::LENGTH_REQUIRED,
+            "send the package with its Content-Length",
+        )
+    })?;
+    let (spool, limit) = shared
+        .service
+        .spool_file()
+        .map_err(|e| refuse(status_of(&e), &e.to_string()))?;
+    if size > limit {
+        return Err(refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!(
+                "package {:?} is {size} bytes; at most {limit} are accepted",
+                query.file_name
+            ),
+        ));
+    }
+    if size == 0 {
+        return Err(refuse(StatusCode::BAD_REQUEST, "the package is empty"));
+    }
+    // The package is spooled, then stored: twice its size, for a while.
+    shared
+        .service
+        .admit(size.saturating_mul(2))
+        .map_err(|e| refuse(status_of(&e), &e.to_string()))?;
+    Ok((who, spool, size))
+}
+
 /// `POST /api/transfer?file_name=…`: a SEDA package, spooled then
 /// imported whole or not at all.
 pub async fn transfer(
@@ -349,36 +340,13 @@ pub async fn transfer(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let who = match uploader(&shared, &ctx) {
-        Ok(w) => w,
-        Err(r) => return r,
+    let (who, spool, size) = match admit_package(&shared, &ctx, &query, &headers) {
+        Ok(admitted) => admitted,
+        Err(refusal) => {
+            drain(body).await;
+            return refusal;
+        }
     };
-    let Some(size) = content_length(&headers) else {
-        return refuse(
-            StatusCode::LENGTH_REQUIRED,
-            "send the package with its Content-Length",
-        );
-    };
-    let (spool, limit) = match shared.service.spool_file() {
-        Ok(s) => s,
-        Err(e) => return refuse(status_of(&e), &e.to_string()),
-    };
-    if size > limit {
-        return refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!(
-                "package {:?} is {size} bytes; at most {limit} are accepted",
-                query.file_name
-            ),
-        );
-    }
-    if size == 0 {
-        return refuse(StatusCode::BAD_REQUEST, "the package is empty");
-    }
-    // The package is spooled, then stored: twice its size, for a while.
-    if let Err(e) = shared.service.admit(size.saturating_mul(2)) {
-        return refuse(status_of(&e), &e.to_string());
-    }
     let (tx, mut rx) = tokio::sync::mpsc::channel::<axum::body::Bytes>(4);
     let writer =
         tokio::task::spawn_blocking(move || -> std::io::Result<tempfile::NamedTempFile> {

@@ -6,25 +6,27 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use http_body_util::BodyExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_stream::StreamExt as _;
 use tower::ServiceExt as _;
 
 use super::config::ConsoleConfig;
 use super::i18n::{negotiate, Lang};
 use super::page::Ctx;
 use super::session::{same_secret, Sessions, COOKIE, SIGN_IN_COOKIE};
-use super::{archives, assets, audit, dashboard, deposit, eliminations, holds, report, signin};
+use super::{
+    archives, assets, audit, dashboard, deposit, edit, eliminations, holds, report, signin,
+};
 use crate::archive::ArchiveService;
 use crate::auth::{Action, Authenticator};
-use crate::https::Peer;
+use crate::https::{drain, Peer};
 
 /// Largest form body read before routing (forms are small; documents go
 /// through `/api/`, checked by header).
@@ -117,6 +119,9 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/archives/{id}/content", get(archives::content))
         .route("/archives/{id}/seal", get(archives::seal))
         .route("/archives/{id}/report", get(report::show))
+        .route("/archives/{id}/edit", get(edit::form))
+        .route("/archives/{id}/metadata", post(edit::correct))
+        .route("/archives/{id}/rules", post(edit::change_rules))
         .route("/archives/{id}/holds", post(holds::place))
         .route("/archives/{id}/holds/{hold}/lift", post(holds::lift))
         .route("/deposit", get(deposit::form))
@@ -140,6 +145,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/audit/consistency", post(audit::consistency))
         .route("/verify", get(assets::verify_page))
         .route("/assets/{name}", get(assets::asset))
+        // Browsers ask for it on their own; nothing to show.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .fallback(not_found)
         .layer(DefaultBodyLimit::disable())
         .with_state(shared)
@@ -277,6 +284,7 @@ async fn check_csrf(
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         if origin != format!("https://{host}") {
+            drain(body).await;
             return Err(refuse("the Origin header names another site"));
         }
     }
@@ -285,6 +293,7 @@ async fn check_csrf(
         None => match cookie(headers, SIGN_IN_COOKIE) {
             Some(t) => t.to_owned(),
             None => {
+                drain(body).await;
                 if ctx.expired {
                     return Err(ctx.signed().expect_err("no session"));
                 }
@@ -293,28 +302,37 @@ async fn check_csrf(
         },
     };
     if let Some(token) = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()) {
-        return if same_secret(token, &expected) {
-            Ok(body)
-        } else {
-            Err(refuse("wrong CSRF token"))
-        };
+        if same_secret(token, &expected) {
+            return Ok(body);
+        }
+        drain(body).await;
+        return Err(refuse("wrong CSRF token"));
     }
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
     if !is_form {
+        drain(body).await;
         return Err(refuse("no CSRF token"));
     }
-    let bytes: Bytes = match http_body_util::Limited::new(body, MAX_FORM).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => return Err(refuse("the form is too large or was cut off")),
-    };
-    let token = form_urlencoded::parse(&bytes)
+    let mut form = Vec::new();
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let Ok(bytes) = chunk else {
+            return Err(refuse("the form was cut off"));
+        };
+        if form.len() + bytes.len() > MAX_FORM {
+            drain(Body::from_stream(stream)).await;
+            return Err(refuse("the form is too large"));
+        }
+        form.extend_from_slice(&bytes);
+    }
+    let token = form_urlencoded::parse(&form)
         .find(|(k, _)| k == "csrf")
         .map(|(_, v)| v.into_owned());
     match token {
-        Some(t) if same_secret(&t, &expected) => Ok(Body::from(bytes)),
+        Some(t) if same_secret(&t, &expected) => Ok(Body::from(form)),
         Some(_) => Err(refuse("wrong CSRF token")),
         None => Err(refuse("no CSRF token")),
     }

@@ -1,15 +1,11 @@
 //! HTTP plumbing shared by the handlers: refusals as JSON, responses,
 //! bounded multipart fields, draining what a refused client still sends.
 
-use std::time::Duration;
-
-use axum::body::Body;
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::Multipart;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use tokio_stream::StreamExt as _;
 
 use crate::error::Error;
 
@@ -17,11 +13,6 @@ use crate::error::Error;
 const MAX_TEXT: u64 = 4 << 10;
 /// Most bytes of fields this endpoint does not know, skipped, per request.
 const MAX_SKIPPED: u64 = 1 << 20;
-/// Most bytes read and dropped after a refusal, so that the client, still
-/// sending, reads the answer...
-const MAX_DRAIN: u64 = 64 << 20;
-/// ...for at most this long; then the connection is closed.
-const DRAIN_TIME: Duration = Duration::from_secs(10);
 
 /// A refused request: a status and a JSON body saying what to do.
 #[derive(Debug)]
@@ -115,26 +106,12 @@ pub(super) fn multipart(m: Result<Multipart, MultipartRejection>) -> Result<Mult
     })
 }
 
-/// Reads what the client still sends of a refused request, within bounds,
-/// so that it reads the answer instead of a broken connection.
-pub(super) async fn drain(body: Body) {
-    let mut stream = body.into_data_stream();
-    let _ = tokio::time::timeout(DRAIN_TIME, async {
-        let mut left = MAX_DRAIN;
-        while let Some(Ok(bytes)) = stream.next().await {
-            left = left.saturating_sub(bytes.len() as u64);
-            if left == 0 {
-                return;
-            }
-        }
-    })
-    .await;
-}
+pub(super) use crate::https::drain;
 
 /// The same, for a multipart body partly read.
 pub(super) async fn drain_multipart(body: &mut Multipart) {
-    let _ = tokio::time::timeout(DRAIN_TIME, async {
-        let mut left = MAX_DRAIN;
+    let _ = tokio::time::timeout(crate::https::DRAIN_TIME, async {
+        let mut left = crate::https::MAX_DRAIN;
         while let Ok(Some(mut field)) = body.next_field().await {
             while let Ok(Some(bytes)) = field.chunk().await {
                 left = left.saturating_sub(bytes.len() as u64);
