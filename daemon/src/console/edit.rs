@@ -10,7 +10,7 @@ use axum::Form;
 use maud::html;
 
 use super::fields::{Description, Rules};
-use super::page::{csrf_field, see_other, Ctx, Page};
+use super::page::{csrf_field, record, Ctx, Page};
 use super::server::Shared;
 use crate::auth::Action;
 use crate::https::percent_encode;
@@ -107,12 +107,13 @@ pub async fn correct(
         archive_id: id.clone(),
         metadata: Box::new(metadata),
     };
-    shared
-        .service
-        .change(event, ctx.actor())
-        .await
-        .map_err(|e| ctx.failed(e))?;
-    Ok(see_other(&format!("/archives/{}", percent_encode(&id))))
+    record(
+        &shared,
+        &ctx,
+        event,
+        &format!("/archives/{}", percent_encode(&id)),
+    )
+    .await
 }
 
 /// `POST /archives/{id}/rules`.
@@ -135,10 +136,11 @@ pub async fn change_rules(
         archive_id: id.clone(),
         rules,
     };
-    shared
-        .service
-        .change(event, ctx.actor())
-        .await
-        .map_err(|e| ctx.failed(e))?;
-    Ok(see_other(&format!("/archives/{}", percent_encode(&id))))
+    record(
+        &shared,
+        &ctx,
+        event,
+        &format!("/archives/{}", percent_encode(&id)),
+    )
+    .await
 }

@@ -13,7 +13,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::i18n::Lang;
-use super::page::{csrf_field, see_other, Ctx, Page};
+use super::page::{csrf_field, record, Ctx, Page};
 use super::server::Shared;
 use crate::auth::{allowed, Action};
 use crate::https::percent_encode;
@@ -172,12 +172,7 @@ pub async fn propose(
         archive_ids,
         reason,
     };
-    shared
-        .service
-        .change(event, ctx.actor())
-        .await
-        .map_err(|e| ctx.failed(e))?;
-    Ok(see_other(&show_url(&elimination_id)))
+    record(&shared, &ctx, event, &show_url(&elimination_id)).await
 }
 
 /// `GET /eliminations/{id}`.
@@ -336,12 +331,7 @@ pub async fn decide(
         approve,
         reason,
     };
-    shared
-        .service
-        .change(event, ctx.actor())
-        .await
-        .map_err(|e| ctx.failed(e))?;
-    Ok(see_other(&show_url(&id)))
+    record(&shared, &ctx, event, &show_url(&id)).await
 }
 
 #[derive(Deserialize)]
@@ -372,12 +362,7 @@ pub async fn execute(
     let event = Event::ExecuteElimination {
         elimination_id: id.clone(),
     };
-    shared
-        .service
-        .change(event, ctx.actor())
-        .await
-        .map_err(|e| ctx.failed(e))?;
-    Ok(see_other(&show_url(&id)))
+    record(&shared, &ctx, event, &show_url(&id)).await
 }
 
 /// `GET /eliminations/{id}/certificate`: the signed note, named as the

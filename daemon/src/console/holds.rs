@@ -11,7 +11,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::i18n::Lang;
-use super::page::{csrf_field, see_other, Ctx, Page};
+use super::page::{csrf_field, record, Ctx, Page};
 use super::server::Shared;
 use super::session::Session;
 use crate::auth::{allowed, Action};
@@ -141,12 +141,13 @@ pub async fn place(
         reason: reason.to_owned(),
         end_date,
     };
-    shared
-        .service
-        .change(event, ctx.actor())
-        .await
-        .map_err(|e| ctx.failed(e))?;
-    Ok(see_other(&format!("/archives/{}", percent_encode(&id))))
+    record(
+        &shared,
+        &ctx,
+        event,
+        &format!("/archives/{}", percent_encode(&id)),
+    )
+    .await
 }
 
 /// `POST /archives/{id}/holds/{hold}/lift`.
@@ -160,10 +161,11 @@ pub async fn lift(
         archive_id: id.clone(),
         hold_id,
     };
-    shared
-        .service
-        .change(event, ctx.actor())
-        .await
-        .map_err(|e| ctx.failed(e))?;
-    Ok(see_other(&format!("/archives/{}", percent_encode(&id))))
+    record(
+        &shared,
+        &ctx,
+        event,
+        &format!("/archives/{}", percent_encode(&id)),
+    )
+    .await
 }

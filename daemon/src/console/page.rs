@@ -261,6 +261,22 @@ pub fn csrf_field(session: &Session) -> Markup {
     html! { input type="hidden" name="csrf" value=(session.csrf); }
 }
 
+/// Records a lifecycle event as the signed-in person (checked by the
+/// lifecycle rules, refused as a page), then sends them to `then`.
+pub async fn record(
+    shared: &Shared,
+    ctx: &Ctx,
+    event: crate::lifecycle::Event,
+    then: &str,
+) -> Page {
+    shared
+        .service
+        .change(event, ctx.actor())
+        .await
+        .map_err(|e| ctx.failed(e))?;
+    Ok(see_other(then))
+}
+
 /// `303 See Other` to `to`: after a form, a reload does not resubmit it.
 pub fn see_other(to: &str) -> Response {
     let mut response = Redirect::to(to).into_response();
