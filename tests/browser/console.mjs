@@ -263,8 +263,14 @@ try {
   const controller = await person();
   await signIn(controller.page, config.controller, "000000");
   expect(controller.page.url().includes("/signin"), "a wrong one-time code is refused");
-  await signIn(controller.page, config.controller, totp(config.controller.totp_secret));
+  const code = totp(config.controller.totp_secret);
+  await signIn(controller.page, config.controller, code);
   expect(controller.page.url() === `${url}/`, `controller signed in: ${controller.page.url()}`);
+  // The same code again (seen over a shoulder, replayed) is refused.
+  const replay = await person();
+  await signIn(replay.page, config.controller, code);
+  expect(replay.page.url().includes("/signin"), "a one-time code serves once");
+  await replay.context.close();
   await controller.page.goto(eliminationUrl);
   await controller.page.fill("#reason", "Visa favorable");
   await Promise.all([controller.page.waitForNavigation(), controller.page.click("button[value=approve]")]);

@@ -128,24 +128,31 @@ pub fn totp_code(secret_base32: &str, unix_seconds: u64) -> Option<String> {
 /// Whether `code` is the TOTP code of the current step or of one step
 /// either side (clocks of phones drift, and typing takes time).
 pub fn verify_totp(secret_base32: &str, code: &str, unix_seconds: u64) -> bool {
+    totp_step(secret_base32, code, unix_seconds).is_some()
+}
+
+/// The step whose TOTP code `code` is, among the current step and one
+/// either side; None when it is none of them. The caller refuses a step
+/// already used, so that a code serves once.
+pub fn totp_step(secret_base32: &str, code: &str, unix_seconds: u64) -> Option<u64> {
     let code: String = code.chars().filter(|c| *c != ' ').collect();
     if code.len() != TOTP_DIGITS as usize || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return false;
+        return None;
     }
-    let Some(key) = decode_secret(secret_base32) else {
-        return false;
-    };
+    let key = decode_secret(secret_base32)?;
     let step = unix_seconds / TOTP_STEP_SECONDS;
-    let mut ok = false;
+    let mut matched = None;
     for counter in [step.checked_sub(1), Some(step), step.checked_add(1)]
         .into_iter()
         .flatten()
     {
-        // Every candidate is compared, so timing reveals neither the code
-        // nor which step matched.
-        ok |= constant_time_eq(hotp(&key, counter, TOTP_DIGITS).as_bytes(), code.as_bytes());
+        // Every candidate is computed and compared, so timing reveals
+        // neither the code nor which step matched.
+        if constant_time_eq(hotp(&key, counter, TOTP_DIGITS).as_bytes(), code.as_bytes()) {
+            matched = Some(counter);
+        }
     }
-    ok
+    matched
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -215,6 +222,10 @@ mod tests {
         // Step 0: no step before it, and no underflow.
         let first = totp_code(&secret, 0).unwrap();
         assert!(verify_totp(&secret, &first, 0));
+        // The step a code belongs to, whichever side it is checked from.
+        assert_eq!(totp_step(&secret, &code, t), Some(t / 30));
+        assert_eq!(totp_step(&secret, &code, t + 30), Some(t / 30));
+        assert_eq!(totp_step(&secret, &code, t + 90), None);
     }
 
     #[test]

@@ -64,6 +64,8 @@ pub struct Sessions {
     /// By SHA-256 of the token: the token itself is never kept.
     live: Mutex<HashMap<[u8; 32], Arc<Session>>>,
     failures: Mutex<HashMap<String, Vec<Instant>>>,
+    /// The latest TOTP step used by each credential: a code serves once.
+    totp_steps: Mutex<HashMap<String, u64>>,
 }
 
 /// A fresh random token, URL-safe base64 of 32 bytes.
@@ -94,6 +96,7 @@ impl Sessions {
             max_failures,
             live: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
+            totp_steps: Mutex::new(HashMap::new()),
         }
     }
 
@@ -182,6 +185,21 @@ impl Sessions {
             .push(Instant::now());
     }
 
+    /// Claims TOTP `step` for the credential `serial`: false when this
+    /// step, or a later one, was already used (a code seen over a
+    /// shoulder or replayed). Kept in memory: after a restart a code of
+    /// the last 90 seconds could serve once more.
+    pub fn claim_totp_step(&self, serial: &str, step: u64) -> bool {
+        let mut steps = self.totp_steps.lock().unwrap();
+        match steps.get(serial) {
+            Some(&last) if step <= last => false,
+            _ => {
+                steps.insert(serial.to_owned(), step);
+                true
+            }
+        }
+    }
+
     pub fn clear_failures(&self, login: &str) {
         self.failures.lock().unwrap().remove(login);
     }
@@ -227,5 +245,15 @@ mod tests {
         sessions.clear_failures("marie");
         assert!(sessions.may_try("marie"));
         assert!(same_secret("abc", "abc") && !same_secret("abc", "abd"));
+    }
+
+    #[test]
+    fn a_one_time_code_serves_once() {
+        let sessions = Sessions::new(Duration::from_secs(60), Duration::from_secs(60), 2);
+        assert!(sessions.claim_totp_step("a", 100));
+        assert!(!sessions.claim_totp_step("a", 100), "the same code again");
+        assert!(!sessions.claim_totp_step("a", 99), "an older code");
+        assert!(sessions.claim_totp_step("b", 100), "another credential");
+        assert!(sessions.claim_totp_step("a", 101));
     }
 }

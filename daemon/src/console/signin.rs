@@ -13,7 +13,7 @@ use axum::Form;
 use maud::html;
 use serde::Deserialize;
 
-use super::login::{hash_password, verify_password, verify_totp};
+use super::login::{hash_password, totp_step, verify_password};
 use super::page::{safe_next, see_other, Ctx};
 use super::server::Shared;
 use super::session::{self, Method, COOKIE, SIGN_IN_COOKIE};
@@ -201,11 +201,20 @@ pub async fn password(
     let outcome = match account {
         Some(c) if password_ok => {
             let totp = c.login.as_ref().and_then(|p| p.totp_secret.clone());
-            match totp {
-                Some(secret) if !verify_totp(&secret, &f.totp, now) => Err("wrong one-time code"),
-                _ if c.not_after <= now * 1000 => Err("account expired"),
-                Some(_) => Ok((c, Method::PasswordAndTotp)),
-                None => Ok((c, Method::Password)),
+            let method = match totp {
+                None => Ok(Method::Password),
+                Some(secret) => match totp_step(&secret, &f.totp, now) {
+                    None => Err("wrong one-time code"),
+                    Some(step) if !shared.sessions.claim_totp_step(&c.serial, step) => {
+                        Err("one-time code already used")
+                    }
+                    Some(_) => Ok(Method::PasswordAndTotp),
+                },
+            };
+            match method {
+                Ok(_) if c.not_after <= now * 1000 => Err("account expired"),
+                Ok(method) => Ok((c, method)),
+                Err(why) => Err(why),
             }
         }
         Some(_) => Err("wrong password"),
