@@ -14,7 +14,7 @@ use serde::Deserialize;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::i18n::Lang;
-use super::page::{attachment, Ctx, Page};
+use super::page::{archive_url, attachment, Ctx, Page};
 use super::server::Shared;
 use crate::auth::{allowed, Action, Role};
 use crate::https::percent_encode;
@@ -199,7 +199,7 @@ fn results(l: Lang, entries: &[ArchiveEntry]) -> Markup {
             } }
             tbody { @for e in entries {
                 tr {
-                    td { a href=(format!("/archives/{}", e.archive_id)) { (e.metadata.title) }
+                    td { a href=(archive_url(&e.archive_id)) { (e.metadata.title) }
                         @if e.is_eliminated() { " " span.muted { "(" (l.t("éliminée", "eliminated")) ")" } } }
                     td { (e.metadata.originating_agency) }
                     td { (dates(l, e)) }

@@ -18,7 +18,7 @@ use minutier_seal::Error as SealError;
 use serde::Deserialize;
 
 use super::i18n::Lang;
-use super::page::{attachment, csrf_field, Ctx, Page};
+use super::page::{archive_url, attachment, csrf_field, Ctx, Page};
 use super::server::Shared;
 use crate::archive::{ArchiveService, JournalFilter};
 use crate::auth::{allowed, Action};
@@ -198,7 +198,7 @@ pub async fn journal(
                     td { (l.time(e.record.time.0)) }
                     td { code { (e.record.actor) } }
                     td { (read_kind(e.record.kind, l)) }
-                    td { a href=(format!("/archives/{}", percent_encode(&e.record.archive_id))) { code { (e.record.archive_id) } } }
+                    td { a href=(archive_url(&e.record.archive_id)) { code { (e.record.archive_id) } } }
                 } } }
             }
         }

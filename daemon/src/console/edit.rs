@@ -10,7 +10,7 @@ use axum::Form;
 use maud::html;
 
 use super::fields::{Description, Rules};
-use super::page::{csrf_field, record, Ctx, Page};
+use super::page::{archive_url, csrf_field, record, Ctx, Page};
 use super::server::Shared;
 use crate::auth::Action;
 use crate::https::percent_encode;
@@ -107,13 +107,7 @@ pub async fn correct(
         archive_id: id.clone(),
         metadata: Box::new(metadata),
     };
-    record(
-        &shared,
-        &ctx,
-        event,
-        &format!("/archives/{}", percent_encode(&id)),
-    )
-    .await
+    record(&shared, &ctx, event, &archive_url(&id)).await
 }
 
 /// `POST /archives/{id}/rules`.
@@ -136,11 +130,5 @@ pub async fn change_rules(
         archive_id: id.clone(),
         rules,
     };
-    record(
-        &shared,
-        &ctx,
-        event,
-        &format!("/archives/{}", percent_encode(&id)),
-    )
-    .await
+    record(&shared, &ctx, event, &archive_url(&id)).await
 }

@@ -13,7 +13,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::i18n::Lang;
-use super::page::{csrf_field, record, Ctx, Page};
+use super::page::{archive_url, csrf_field, record, Ctx, Page};
 use super::server::Shared;
 use crate::auth::{allowed, Action};
 use crate::https::percent_encode;
@@ -210,7 +210,7 @@ pub async fn show(
                 th scope="col" { (l.t("Intitulé", "Title")) }
             } }
             tbody { @for (a, title) in order.archive_ids.iter().zip(&titles) { tr {
-                td { a href=(format!("/archives/{}", percent_encode(a))) { code { (a) } } }
+                td { a href=(archive_url(a)) { code { (a) } } }
                 td { @match title { Some(t) => (t), None => span.muted { "—" } } }
             } } }
         }

@@ -11,7 +11,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::i18n::Lang;
-use super::page::{csrf_field, record, Ctx, Page};
+use super::page::{archive_url, csrf_field, record, Ctx, Page};
 use super::server::Shared;
 use super::session::Session;
 use crate::auth::{allowed, Action};
@@ -141,13 +141,7 @@ pub async fn place(
         reason: reason.to_owned(),
         end_date,
     };
-    record(
-        &shared,
-        &ctx,
-        event,
-        &format!("/archives/{}", percent_encode(&id)),
-    )
-    .await
+    record(&shared, &ctx, event, &archive_url(&id)).await
 }
 
 /// `POST /archives/{id}/holds/{hold}/lift`.
@@ -161,11 +155,5 @@ pub async fn lift(
         archive_id: id.clone(),
         hold_id,
     };
-    record(
-        &shared,
-        &ctx,
-        event,
-        &format!("/archives/{}", percent_encode(&id)),
-    )
-    .await
+    record(&shared, &ctx, event, &archive_url(&id)).await
 }

@@ -277,6 +277,11 @@ pub async fn record(
     Ok(see_other(then))
 }
 
+/// An archive's page.
+pub fn archive_url(archive_id: &str) -> String {
+    format!("/archives/{}", percent_encode(archive_id))
+}
+
 /// `303 See Other` to `to`: after a form, a reload does not resubmit it.
 pub fn see_other(to: &str) -> Response {
     let mut response = Redirect::to(to).into_response();

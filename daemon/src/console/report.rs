@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::audit::{signature_failure, verifier};
 use super::i18n::Lang;
-use super::page::{now_millis, Ctx, Page};
+use super::page::{archive_url, now_millis, Ctx, Page};
 use super::server::Shared;
 use crate::archive::ArchiveService;
 use crate::auth::Action;
@@ -442,7 +442,7 @@ pub async fn show(
                 (l.t("Télécharger le scellement", "Download the seal"))
             }
             " · "
-            a href=(format!("/archives/{}", percent_encode(&entry.archive_id))) {
+            a href=(archive_url(&entry.archive_id)) {
                 (l.t("Retour à la fiche de l'archive", "Back to the archive"))
             }
         }
